@@ -1,0 +1,6 @@
+#![no_std]
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#[cfg(any(test, feature = "std"))]
+extern crate std;
