@@ -217,19 +217,21 @@ impl Ring {
             let c = self.clean;
             let slot = std::mem::take(&mut self.slots[c]);
             self.clean = self.next(c);
-            if let Some(buf) = slot.buf
-                && let Err(buf) = out.push_back(buf)
-            {
-                // Unreachable: `out` was checked not full; keep the buffer
-                // in the ring rather than lose it.
-                self.slots[c] = Slot {
-                    buf: Some(buf),
-                    done: true,
-                };
-                self.clean = c;
-                break;
+            // A done slot always holds a buffer (only `post` fills slots).
+            let Some(buf) = slot.buf else { continue };
+            match out.push_back(buf) {
+                Ok(()) => n += 1,
+                Err(buf) => {
+                    // Unreachable: `out` was checked not full; keep the
+                    // buffer in the ring rather than lose it.
+                    self.slots[c] = Slot {
+                        buf: Some(buf),
+                        done: true,
+                    };
+                    self.clean = c;
+                    break;
+                }
             }
-            n += 1;
         }
         n
     }
@@ -243,12 +245,13 @@ impl Ring {
                 self.head = self.next(c);
             }
             self.clean = self.next(c);
-            if let Some(buf) = self.slots[c].buf.take()
-                && out.push_back(buf).is_ok()
-            {
-                n += 1;
-            }
             self.slots[c].done = false;
+            if let Some(buf) = self.slots[c].buf.take() {
+                // `out` was checked not full, so this cannot fail.
+                if out.push_back(buf).is_ok() {
+                    n += 1;
+                }
+            }
         }
         n
     }
@@ -836,6 +839,107 @@ impl SoftNicPair {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// A [`Harness`](nic_traits::testkit::Harness) for the conformance kit: a
+/// software NIC on a [`Port::Host`] wire, a pool of buffers in [`SimDma`]
+/// memory, and a virtual clock that [`advance`](nic_traits::testkit::Harness::advance)
+/// moves by one microsecond per call.
+///
+/// # Examples
+///
+/// ```
+/// use nic_sim::softnic::{SoftNicConfig, SoftNicHarness};
+/// use nic_traits::QueueConfig;
+///
+/// let mut h = SoftNicHarness::new(SoftNicConfig::default(), QueueConfig::default());
+/// let report = nic_traits::testkit::run_all(&mut h).unwrap();
+/// assert!(report.passed.contains(&"tx and reclaim"));
+/// ```
+#[derive(Debug)]
+pub struct SoftNicHarness {
+    nic: SoftNic,
+    now_ns: u64,
+    pool: Vec<PacketBuf>,
+    queue_config: QueueConfig,
+    buffers: usize,
+}
+
+impl SoftNicHarness {
+    /// A software NIC with `config`, queues set up with `queue_config`, and
+    /// enough buffers for the kit.
+    pub fn new(config: SoftNicConfig, queue_config: QueueConfig) -> Self {
+        let dma = crate::SimDma::new();
+        let rings = usize::from(queue_config.rx_ring.max(queue_config.tx_ring));
+        let count = 2 * rings + 64;
+        let size = (queue_config.rx_buf_len as usize)
+            .max(2048)
+            .next_power_of_two();
+        let pool: Vec<PacketBuf> = match nic_traits::Dma::alloc(&dma, count * size, 64) {
+            Ok(region) => region.into_buffers(size, 0).collect(),
+            Err(_) => Vec::new(),
+        };
+        Self {
+            nic: SoftNic::new(config, Port::Host),
+            now_ns: 0,
+            buffers: pool.len(),
+            pool,
+            queue_config,
+        }
+    }
+
+    /// The software NIC.
+    pub fn nic(&self) -> &SoftNic {
+        &self.nic
+    }
+
+    /// Buffers back in the pool; equal to [`buffers_total`](Self::buffers_total)
+    /// when nothing is lost.
+    pub fn buffers_free(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Buffers the pool started with.
+    pub fn buffers_total(&self) -> usize {
+        self.buffers
+    }
+}
+
+impl nic_traits::testkit::Harness for SoftNicHarness {
+    type Card = SoftNic;
+
+    fn card(&mut self) -> &mut SoftNic {
+        &mut self.nic
+    }
+
+    fn inject(&mut self, frame: &[u8]) -> bool {
+        self.nic.inject(frame)
+    }
+
+    fn take_transmitted(&mut self, out: &mut [u8]) -> Option<usize> {
+        let frame = self.nic.take_transmitted()?;
+        let n = frame.len().min(out.len());
+        out[..n].copy_from_slice(&frame[..n]);
+        Some(frame.len())
+    }
+
+    fn advance(&mut self) {
+        self.now_ns += 1_000;
+        self.nic.poll_device(self.now_ns);
+    }
+
+    fn alloc_buffer(&mut self) -> Option<PacketBuf> {
+        self.pool.pop()
+    }
+
+    fn free_buffer(&mut self, mut buf: PacketBuf) {
+        buf.reset(0);
+        self.pool.push(buf);
+    }
+
+    fn queue_config(&self) -> QueueConfig {
+        self.queue_config
     }
 }
 
