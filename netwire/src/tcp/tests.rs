@@ -1,12 +1,9 @@
 use super::*;
 use crate::ethernet::EthernetFrame;
+use crate::frames;
 use crate::ipv4::Ipv4Packet;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
-
-#[path = "../../tests/fixtures/frames.rs"]
-#[allow(dead_code)]
-mod frames;
 
 const CAPS: ChecksumCapabilities = ChecksumCapabilities::software();
 
