@@ -843,7 +843,7 @@ impl SoftNicPair {
 }
 
 /// A [`Harness`](nic_traits::testkit::Harness) for the conformance kit: a
-/// software NIC on a [`Port::Host`] wire, a pool of buffers in [`SimDma`]
+/// software NIC on a [`Port::Host`] wire, a pool of buffers in [`SimDma`](crate::SimDma)
 /// memory, and a virtual clock that [`advance`](nic_traits::testkit::Harness::advance)
 /// moves by one microsecond per call.
 ///
