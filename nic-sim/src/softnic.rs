@@ -1098,6 +1098,28 @@ mod tests {
     }
 
     #[test]
+    fn reset_stops_queues_clears_counters_and_release_still_returns_buffers() {
+        let mut nic = SoftNic::new(SoftNicConfig::default(), Port::Host);
+        let mut q = nic.queue(0, QueueConfig::default()).unwrap();
+        let dma = SimDma::new();
+        let mut bufs: Batch<4> = pool(&dma);
+        q.refill(&mut bufs).unwrap();
+        nic.inject(&frame(nic.mac_address(), 1, 60));
+        nic.poll_device(0);
+        assert_eq!(nic.stats().rx_packets, 1);
+        nic.reset().unwrap();
+        assert_eq!(nic.stats(), Stats::default());
+        // The old queue is out of the device: frames are missed, not delivered.
+        nic.inject(&frame(nic.mac_address(), 2, 60));
+        nic.poll_device(1);
+        assert_eq!(nic.stats().rx_missed, 1);
+        let mut out: Batch<8> = Batch::new();
+        assert_eq!(q.release(&mut out), 4);
+        assert_eq!(out.get(0).unwrap().data()[20], 1);
+        assert!(nic.queue(0, QueueConfig::default()).is_ok());
+    }
+
+    #[test]
     fn pair_moves_frames_both_ways_and_queue_driver_is_send() {
         fn is_send<T: Send>() {}
         is_send::<SoftQueue>();
