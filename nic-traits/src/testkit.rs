@@ -673,16 +673,21 @@ impl<'a, H: Harness> Ctx<'a, H> {
 
     /// Stops queue `index`, releases every buffer and checks the ledger is
     /// empty afterwards.
-    fn teardown(&mut self, index: u16, mut q: Q<H>) -> Result<(), Failure> {
-        let r = self.h.card().stop_queue(index);
-        self.ensure_kind(&r, None, "stop_queue failed")?;
-        self.release_all(&mut q)?;
-        drop(q);
+    fn teardown(&mut self, index: u16, q: Q<H>) -> Result<(), Failure> {
+        self.stop_and_release(index, q)?;
         self.ensure_count(
             0,
             self.ledger.given.len() as u64,
             "buffers given to the driver never came back",
         )
+    }
+
+    /// Stops queue `index` and takes back its buffers, leaving the ledger
+    /// check to the last queue's [`teardown`](Self::teardown).
+    fn stop_and_release(&mut self, index: u16, mut q: Q<H>) -> Result<(), Failure> {
+        let r = self.h.card().stop_queue(index);
+        self.ensure_kind(&r, None, "stop_queue failed")?;
+        self.release_all(&mut q)
     }
 
     fn release_all(&mut self, q: &mut Q<H>) -> Result<(), Failure> {
@@ -1451,8 +1456,9 @@ fn check_filter_class<H: Harness>(c: &mut Ctx<'_, H>, class: FilterClass) -> Res
         Some(ErrorKind::NotFound),
         "remove_filter of a removed rule",
     )?;
+    // Queue 0 still holds buffers: the ledger must be empty only after both.
     if let Some(q) = qt {
-        c.teardown(target, q)?;
+        c.stop_and_release(target, q)?;
     }
     c.teardown(0, q0)
 }
