@@ -77,8 +77,8 @@ use crate::pcap::FrameTap;
 /// Length of an Ethernet header (destination, source, EtherType; IEEE 802.3 §3.1.1).
 const ETH_HEADER_LEN: usize = 14;
 
-/// Largest ring the software NIC accepts (the 82599's limit too, §8.2.3.8.3: RDLEN up to 64 K descriptors would be
-/// allowed there; 4096 keeps simulated memory small).
+/// Largest ring, in descriptors, the software NIC accepts (a bound that
+/// keeps a simulated ring's memory small; rings need at least 2).
 pub const MAX_RING: u16 = 4096;
 
 /// A link shared between the software NIC(s) and whoever else holds an end.

@@ -29,6 +29,12 @@
 //! check, what went wrong and the numbers involved; it never panics on a
 //! driver's behaviour.
 //!
+//! The checks keep their state on the stack, and a lot of it: run against
+//! the software NIC of `nic-sim`, [`run_all`] needs a stack of 192 KB in a
+//! debug build and 96 KB optimised (128 KB and 64 KB overflow). Host test
+//! threads (2 MB) are fine; on a small target, give the thread that runs
+//! the kit a large stack.
+//!
 //! # What the kit assumes of the card
 //! - With no filter installed and RSS not configured, every received frame
 //!   addressed to the card's MAC goes to queue 0.
