@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 pub mod dma;
+pub mod i82599;
 
 pub use dma::{DmaFault, SimDma};
