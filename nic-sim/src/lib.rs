@@ -2,5 +2,9 @@
 
 pub mod dma;
 pub mod i82599;
+pub mod link;
+pub mod pcap;
+mod rng;
+pub mod softnic;
 
 pub use dma::{DmaFault, SimDma};
