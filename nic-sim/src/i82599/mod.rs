@@ -317,6 +317,11 @@ impl Model {
         self.tx_out.drain(..).collect()
     }
 
+    /// The oldest frame the model transmitted, taken out.
+    pub fn take_one_transmitted(&mut self) -> Option<Vec<u8>> {
+        self.tx_out.pop_front()
+    }
+
     /// Current value of a register without read side effects (for tests).
     pub fn peek(&self, off: usize) -> u32 {
         self.regs.get(off / 4).copied().unwrap_or(0)
