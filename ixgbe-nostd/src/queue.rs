@@ -6,7 +6,7 @@ use core::sync::atomic::{Ordering, fence};
 
 use nic_traits::{
     Batch, DmaRegion, ErrorKind, ErrorType, PacketBuf, QueueDriver, RegisterAccess, RxFlags,
-    TxFlags,
+    RxMeta, TxFlags,
 };
 use zerocopy::little_endian::{U32, U64};
 
@@ -25,6 +25,73 @@ pub enum TxCompletion {
     /// §7.2.3.5.2); one read per reclaim instead of one per descriptor.
     HeadWriteBack,
 }
+
+/// Receive flags from the write-back's status and error bits, indexed by
+/// [`status_index`]: FLM, VP, L4I, IPCS, L4E, IPE.
+const STATUS_FLAGS: [u16; 128] = {
+    let mut t = [0u16; 128];
+    let mut i = 0;
+    while i < 128 {
+        let status = ((i as u32 & 0x1B) << 2) | ((i as u32 & 0x60) << 25);
+        let mut f = 0;
+        if status & rx_status::IPCS != 0 {
+            f |= if status & rx_error::IPE != 0 {
+                RxFlags::IPV4_CSUM_BAD.bits()
+            } else {
+                RxFlags::IPV4_CSUM_OK.bits()
+            };
+        }
+        if status & rx_status::L4I != 0 {
+            f |= if status & rx_error::L4E != 0 {
+                RxFlags::L4_CSUM_BAD.bits()
+            } else {
+                RxFlags::L4_CSUM_OK.bits()
+            };
+        }
+        if status & rx_status::VP != 0 {
+            f |= RxFlags::VLAN_STRIPPED.bits();
+        }
+        if status & rx_status::FLM != 0 {
+            f |= RxFlags::FILTER_MATCH.bits();
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+};
+
+/// Packs FLM (2), VP (3), L4I (5), IPCS (6) and L4E (30), IPE (31) of the
+/// status/error word into 7 bits.
+#[inline(always)]
+const fn status_index(status: u32) -> usize {
+    (((status >> 2) & 0x1B) | ((status >> 25) & 0x60)) as usize
+}
+
+// The table index above takes these bits from the write-back.
+const _: () = assert!(rx_status::L4I == 1 << 5 && rx_status::IPCS == 1 << 6);
+const _: () = assert!(rx_error::L4E == 1 << 30 && rx_error::IPE == 1 << 31);
+const _: () = assert!(rx_status::VP == 1 << 3 && rx_status::FLM == 1 << 2);
+
+/// Receive metadata from the write-back words (§7.1.6.2), without branches.
+#[inline(always)]
+fn rx_meta(lo: u64, hi: u64) -> RxMeta {
+    let info = lo as u32;
+    let status = hi as u32;
+    let mut flags = STATUS_FLAGS[status_index(status)];
+    // RSS_HASH when the RSS type (pkt_info 3:0) is not 0.
+    flags |= u16::from(info & 0xF != rss_type::NONE) << 4;
+    // FILTER_MATCH also from the ETQF packet-type bit (pkt_info 15).
+    flags |= ((info >> 15) & 1) as u16 * RxFlags::FILTER_MATCH.bits();
+    RxMeta {
+        flags: RxFlags::from_bits_retain(flags),
+        rss_hash: (lo >> 32) as u32,
+        vlan_tci: (hi >> 48) as u16,
+        packet_type: ((info >> 4) & 0x1FFF) as u16,
+    }
+}
+
+/// Receive descriptors whose status is collected before one fence.
+const RX_CHUNK: usize = 32;
 
 /// Largest frame a single transmit descriptor can carry (DTALEN, §7.2.3.2.4).
 pub const MAX_TX_LEN: u32 = 0x3FFF;
@@ -143,6 +210,9 @@ pub struct IxgbeQueue<R, const RXN: usize, const TXN: usize> {
 
 impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, TXN> {
     pub(crate) fn new(regs: R, p: QueueParts) -> Self {
+        // Slot indices are ring indices reduced modulo the capacity, which
+        // is then a mask (rings are powers of two no larger than it).
+        const { assert!(RXN.is_power_of_two() && TXN.is_power_of_two()) };
         Self {
             regs,
             index: p.index,
@@ -178,40 +248,6 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         (self.rx.region, self.tx.region, self.head_wb)
     }
 
-    #[inline(always)]
-    fn rx_meta(lo: u64, hi: u64, buf: &mut PacketBuf) {
-        let info = lo as u32;
-        let status = hi as u32;
-        let mut flags = RxFlags::empty();
-        if info & 0xF != rss_type::NONE {
-            flags |= RxFlags::RSS_HASH;
-        }
-        if status & rx_status::IPCS != 0 {
-            flags |= if status & rx_error::IPE != 0 {
-                RxFlags::IPV4_CSUM_BAD
-            } else {
-                RxFlags::IPV4_CSUM_OK
-            };
-        }
-        if status & rx_status::L4I != 0 {
-            flags |= if status & rx_error::L4E != 0 {
-                RxFlags::L4_CSUM_BAD
-            } else {
-                RxFlags::L4_CSUM_OK
-            };
-        }
-        if status & rx_status::VP != 0 {
-            flags |= RxFlags::VLAN_STRIPPED;
-        }
-        if status & rx_status::FLM != 0 || (info >> 4) as u16 & desc::packet_type::ETQF != 0 {
-            flags |= RxFlags::FILTER_MATCH;
-        }
-        buf.rx.flags = flags;
-        buf.rx.rss_hash = (lo >> 32) as u32;
-        buf.rx.vlan_tci = (hi >> 48) as u16;
-        buf.rx.packet_type = ((info >> 4) & 0x1FFF) as u16;
-    }
-
     fn tx_context(&self, buf: &PacketBuf) -> Option<TxContextKey> {
         let f = buf.tx.flags;
         if f.is_empty() {
@@ -222,6 +258,137 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             l2_len: buf.tx.l2_len,
             l3_len: buf.tx.l3_len,
         })
+    }
+
+    fn context(key: TxContextKey) -> AdvTxContext {
+        let f = TxFlags::from_bits_retain(key.flags);
+        let mut tucmd = 0;
+        if f.contains(TxFlags::IPV4_CSUM) {
+            tucmd |= tx::TUCMD_IPV4;
+        }
+        if f.contains(TxFlags::TCP_CSUM) {
+            tucmd |= tx::TUCMD_L4T_TCP;
+        }
+        AdvTxContext {
+            vlan_macip_lens: U32::new(
+                u32::from(key.l3_len & 0x1FF) | (u32::from(key.l2_len & 0x7F) << tx::MACLEN_SHIFT),
+            ),
+            seqnum_seed: U32::new(0),
+            type_tucmd_mlhl: U32::new(tucmd | tx::DTYP_CTXT | tx::DCMD_DEXT),
+            mss_l4len_idx: U32::new(0),
+        }
+    }
+
+    fn popts(key: TxContextKey) -> u32 {
+        let f = TxFlags::from_bits_retain(key.flags);
+        let mut popts = tx::CC;
+        if f.contains(TxFlags::IPV4_CSUM) {
+            popts |= tx::POPTS_IXSM;
+        }
+        if f.intersects(TxFlags::TCP_CSUM | TxFlags::UDP_CSUM) {
+            popts |= tx::POPTS_TXSM;
+        }
+        popts
+    }
+
+    /// How many transmit slots the device reports done: the validated head
+    /// write-back distance, or unbounded when each descriptor's DD decides.
+    #[inline(always)]
+    fn tx_done_budget(&self) -> Result<usize, ErrorKind> {
+        match self.completion {
+            TxCompletion::HeadWriteBack => {
+                let done = self.tx_done_by_head()?;
+                // Descriptor contents are read only after the head.
+                fence(Ordering::Acquire);
+                Ok(done)
+            }
+            TxCompletion::DescriptorDone => Ok(usize::MAX),
+        }
+    }
+
+    /// The oldest completed frame: its data slot and the slots it frees (2
+    /// when a context descriptor precedes it, which completes with it).
+    #[inline(always)]
+    fn tx_peek_done(&self, head_left: usize) -> Result<Option<(usize, usize)>, ErrorKind> {
+        if self.tx_used == 0 || head_left == 0 {
+            return Ok(None);
+        }
+        let i = self.tx_clean;
+        let (data, slots) = if self.tx_bufs[i % TXN].is_some() {
+            (i, 1)
+        } else if self.tx_used >= 2 {
+            ((i + 1) & self.tx.mask, 2)
+        } else {
+            // An empty slot is a context descriptor, always followed by data.
+            return Err(ErrorKind::DeviceFault);
+        };
+        let complete = match self.completion {
+            TxCompletion::HeadWriteBack => head_left >= slots,
+            TxCompletion::DescriptorDone => {
+                let sta = (self.tx.read_hi(data) >> 32) as u32;
+                sta & tx::STA_DD != 0
+            }
+        };
+        Ok(complete.then_some((data, slots)))
+    }
+
+    #[inline(always)]
+    fn tx_commit_done(&mut self, data: usize, slots: usize, head_left: &mut usize) {
+        self.tx_clean = (data + 1) & self.tx.mask;
+        self.tx_used -= slots;
+        *head_left = head_left.saturating_sub(slots);
+    }
+
+    /// Moves completed transmit buffers straight back to the receive ring,
+    /// each reset to `headroom`, with one doorbell: `tx_reclaim` and
+    /// `refill` in one pass, without the caller's batch (the forwarding
+    /// case). Returns how many buffers were posted.
+    ///
+    /// A buffer whose room after `headroom` is smaller than the queue's
+    /// receive buffer length stays in the transmit ring (for `tx_reclaim`)
+    /// and the call returns `InvalidArgument`.
+    ///
+    /// # Examples
+    ///
+    /// See the forwarding loop in the crate documentation.
+    pub fn recycle(&mut self, headroom: u32) -> Result<usize, ErrorKind> {
+        if self.stopped {
+            return Err(ErrorKind::InvalidState);
+        }
+        let mut head_left = self.tx_done_budget()?;
+        let mask = self.rx.mask;
+        let budget = mask - self.rx_posted;
+        let mut i = (self.rx_next + self.rx_posted) & mask;
+        let mut n = 0;
+        let mut result = Ok(());
+        while n < budget {
+            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
+                break;
+            };
+            let slot = &mut self.tx_bufs[data % TXN];
+            let Some(buf) = slot.as_mut() else {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            };
+            if buf.capacity().saturating_sub(headroom) < self.rx_buf_len {
+                result = Err(ErrorKind::InvalidArgument);
+                break;
+            }
+            buf.reset(headroom);
+            self.rx.write(i, [buf.phys_addr(), 0]);
+            self.rx_bufs[i % RXN] = slot.take();
+            self.tx_commit_done(data, slots, &mut head_left);
+            i = (i + 1) & mask;
+            n += 1;
+        }
+        if n > 0 {
+            self.rx_posted += n;
+            // Descriptor stores must reach memory before the doorbell.
+            fence(Ordering::Release);
+            self.regs
+                .write32(regs::rdt(usize::from(self.index)), i as u32);
+        }
+        result.map(|()| n)
     }
 
     /// Completed transmit slots according to the head write-back, validated.
@@ -260,45 +427,78 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
+        let budget = (N - out.len()).min(self.rx_posted);
+        let mask = self.rx.mask;
+        let buf_len = self.rx_buf_len;
+        let mut i = self.rx_next;
         let mut n = 0;
-        while self.rx_posted > 0 && !out.is_full() {
-            let i = self.rx_next;
-            let hi = self.rx.read_hi(i);
-            if hi as u32 & rx_status::DD == 0 {
+        let mut result = Ok(());
+        'chunks: while n < budget {
+            // First pass: collect the status words of completed descriptors
+            // (each read once), then one acquire fence for the whole chunk:
+            // the device writes DD last (§7.1.6.2), so the other words read
+            // after the fence are complete.
+            let chunk = (budget - n).min(RX_CHUNK);
+            let mut status_words = [0u64; RX_CHUNK];
+            let mut ready = 0;
+            while ready < chunk {
+                let hi = self.rx.read_hi(i + ready);
+                if hi as u32 & rx_status::DD == 0 {
+                    break;
+                }
+                status_words[ready] = hi;
+                ready += 1;
+            }
+            if ready == 0 {
                 break;
             }
-            // Read the rest of the descriptor only after DD was seen: the
-            // device writes DD last (§7.1.6.2), and the acquire fence keeps
-            // the second load after the first.
             fence(Ordering::Acquire);
-            let lo = self.rx.read_lo(i);
-            let len = (hi >> 32) as u16 as u32;
-            if hi as u32 & rx_status::EOP == 0 || len > self.rx_buf_len {
+            for &hi in &status_words[..ready] {
+                let status = hi as u32;
+                let lo = self.rx.read_lo(i);
+                let len = (hi >> 32) as u16 as u32;
                 // Multi-descriptor frames are never enabled and a length
                 // beyond the posted buffer cannot be true: keep the buffer.
-                return Err(ErrorKind::DeviceFault);
+                if status & rx_status::EOP == 0 || len > buf_len {
+                    result = Err(ErrorKind::DeviceFault);
+                    break 'chunks;
+                }
+                // Complete the buffer in its slot, then move it out once.
+                let slot = &mut self.rx_bufs[i % RXN];
+                let Some(buf) = slot.as_mut() else {
+                    result = Err(ErrorKind::DeviceFault);
+                    break 'chunks;
+                };
+                // Cannot fail: refill accepted only buffers with room for
+                // `rx_buf_len` bytes.
+                if buf.set_len(len).is_err() {
+                    result = Err(ErrorKind::DeviceFault);
+                    break 'chunks;
+                }
+                buf.rx = rx_meta(lo, hi);
+                // Cannot fail: `budget` is at most the batch's free space.
+                if let Some(buf) = slot.take() {
+                    if let Err(buf) = out.push_back(buf) {
+                        *slot = Some(buf);
+                        result = Err(ErrorKind::Other);
+                        break 'chunks;
+                    }
+                }
+                // Clear DD so a stale write-back is never taken for a new one.
+                self.rx.clear_hi(i);
+                i = (i + 1) & mask;
+                n += 1;
             }
-            let Some(mut buf) = self.rx_bufs[i].take() else {
-                return Err(ErrorKind::DeviceFault);
-            };
-            if buf.set_len(len).is_err() {
-                self.rx_bufs[i] = Some(buf);
-                return Err(ErrorKind::DeviceFault);
+            if ready < chunk {
+                break;
             }
-            Self::rx_meta(lo, hi, &mut buf);
-            // Clear DD so a stale write-back cannot be mistaken for a new one.
-            self.rx.clear_hi(i);
-            self.rx_next = (i + 1) & self.rx.mask;
-            self.rx_posted -= 1;
-            if out.push_back(buf).is_err() {
-                // Unreachable: `out` had room; never drop a buffer anyway.
-                return Err(ErrorKind::Other);
-            }
-            n += 1;
         }
+        self.rx_next = i;
+        self.rx_posted -= n;
+        result?;
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
-        let free = (self.rx_next + self.rx_posted) & self.rx.mask;
+        let free = (i + self.rx_posted) & mask;
         if self.rx.read_hi(free) as u32 & rx_status::DD != 0 {
             return Err(ErrorKind::DeviceFault);
         }
@@ -309,10 +509,13 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let cap = self.rx.mask; // one slot stays empty: RDH == RDT means empty
+        let mask = self.rx.mask;
+        // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
+        let budget = (mask - self.rx_posted).min(bufs.len());
+        let mut i = (self.rx_next + self.rx_posted) & mask;
         let mut n = 0;
         let mut result = Ok(());
-        while self.rx_posted < cap {
+        while n < budget {
             let Some(buf) = bufs.pop_front() else { break };
             if buf.capacity() - buf.headroom() < self.rx_buf_len {
                 // The device may write `rx_buf_len` bytes: refuse a smaller buffer.
@@ -320,18 +523,17 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
-            let i = (self.rx_next + self.rx_posted) & self.rx.mask;
             self.rx.write(i, [buf.phys_addr(), 0]);
-            self.rx_bufs[i] = Some(buf);
-            self.rx_posted += 1;
+            self.rx_bufs[i % RXN] = Some(buf);
+            i = (i + 1) & mask;
             n += 1;
         }
         if n > 0 {
+            self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
-            let tail = (self.rx_next + self.rx_posted) & self.rx.mask;
             self.regs
-                .write32(regs::rdt(usize::from(self.index)), tail as u32);
+                .write32(regs::rdt(usize::from(self.index)), i as u32);
         }
         result.map(|()| n)
     }
@@ -344,57 +546,40 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let cap = self.tx.mask;
+        let mask = self.tx.mask;
+        let mut used = self.tx_used;
+        let mut tail = (self.tx_clean + used) & mask;
         let mut n = 0;
         let mut result = Ok(());
-        let mut tail = (self.tx_clean + self.tx_used) & self.tx.mask;
         while let Some(front) = bufs.front() {
             let len = front.len();
-            if len == 0 || len > MAX_TX_LEN {
+            if len.wrapping_sub(1) >= MAX_TX_LEN {
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
-            let ctx = self.tx_context(front);
-            let need_ctx = ctx.is_some() && ctx != self.tx_ctx;
-            if self.tx_used + 1 + usize::from(need_ctx) > cap {
-                break;
+            let mut popts = 0;
+            if front.tx.flags.is_empty() {
+                if used >= mask {
+                    break;
+                }
+            } else {
+                let key = self.tx_context(front);
+                let need_ctx = key != self.tx_ctx;
+                if used + 1 + usize::from(need_ctx) > mask {
+                    break;
+                }
+                if let Some(key) = key {
+                    if need_ctx {
+                        self.tx.write(tail, desc::to_words(&Self::context(key)));
+                        self.tx_bufs[tail % TXN] = None;
+                        tail = (tail + 1) & mask;
+                        used += 1;
+                        self.tx_ctx = Some(key);
+                    }
+                    popts = Self::popts(key);
+                }
             }
             let Some(buf) = bufs.pop_front() else { break };
-            let mut popts = 0;
-            if let Some(key) = ctx {
-                if need_ctx {
-                    let mut tucmd = 0;
-                    let f = TxFlags::from_bits_retain(key.flags);
-                    if f.contains(TxFlags::IPV4_CSUM) {
-                        tucmd |= tx::TUCMD_IPV4;
-                    }
-                    if f.contains(TxFlags::TCP_CSUM) {
-                        tucmd |= tx::TUCMD_L4T_TCP;
-                    }
-                    let c = AdvTxContext {
-                        vlan_macip_lens: U32::new(
-                            u32::from(key.l3_len & 0x1FF)
-                                | (u32::from(key.l2_len & 0x7F) << tx::MACLEN_SHIFT),
-                        ),
-                        seqnum_seed: U32::new(0),
-                        type_tucmd_mlhl: U32::new(tucmd | tx::DTYP_CTXT | tx::DCMD_DEXT),
-                        mss_l4len_idx: U32::new(0),
-                    };
-                    self.tx.write(tail, desc::to_words(&c));
-                    self.tx_bufs[tail] = None;
-                    tail = (tail + 1) & self.tx.mask;
-                    self.tx_used += 1;
-                    self.tx_ctx = ctx;
-                }
-                let f = TxFlags::from_bits_retain(key.flags);
-                popts |= tx::CC;
-                if f.contains(TxFlags::IPV4_CSUM) {
-                    popts |= tx::POPTS_IXSM;
-                }
-                if f.intersects(TxFlags::TCP_CSUM | TxFlags::UDP_CSUM) {
-                    popts |= tx::POPTS_TXSM;
-                }
-            }
             let d = AdvTxData {
                 buffer_addr: U64::new(buf.phys_addr()),
                 cmd_type_len: U32::new(
@@ -407,11 +592,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 olinfo_status: U32::new((len << tx::PAYLEN_SHIFT) | popts),
             };
             self.tx.write(tail, desc::to_words(&d));
-            self.tx_bufs[tail] = Some(buf);
-            tail = (tail + 1) & self.tx.mask;
-            self.tx_used += 1;
+            self.tx_bufs[tail % TXN] = Some(buf);
+            tail = (tail + 1) & mask;
+            used += 1;
             n += 1;
         }
+        self.tx_used = used;
         if n > 0 {
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
@@ -422,54 +608,23 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
     }
 
     fn tx_reclaim<const N: usize>(&mut self, done: &mut Batch<N>) -> Result<usize, ErrorKind> {
+        let mut head_left = self.tx_done_budget()?;
+        let room = N - done.len();
         let mut n = 0;
-        match self.completion {
-            TxCompletion::HeadWriteBack => {
-                let mut left = self.tx_done_by_head()?;
-                fence(Ordering::Acquire);
-                while left > 0 && !done.is_full() {
-                    let i = self.tx_clean;
-                    if let Some(buf) = self.tx_bufs[i].take() {
-                        if done.push_back(buf).is_err() {
-                            return Err(ErrorKind::Other);
-                        }
-                        n += 1;
-                    }
-                    self.tx_clean = (i + 1) & self.tx.mask;
-                    self.tx_used -= 1;
-                    left -= 1;
-                }
+        while n < room {
+            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
+                break;
+            };
+            let Some(buf) = self.tx_bufs[data % TXN].take() else {
+                return Err(ErrorKind::DeviceFault);
+            };
+            // Cannot fail: `room` is the batch's free space.
+            if let Err(buf) = done.push_back(buf) {
+                self.tx_bufs[data % TXN] = Some(buf);
+                return Err(ErrorKind::Other);
             }
-            TxCompletion::DescriptorDone => {
-                while self.tx_used > 0 && !done.is_full() {
-                    let i = self.tx_clean;
-                    // A context descriptor completes with the data
-                    // descriptor after it, which always follows in the ring.
-                    let data = if self.tx_bufs[i].is_none() {
-                        (i + 1) & self.tx.mask
-                    } else {
-                        i
-                    };
-                    if data != i && self.tx_used < 2 {
-                        return Err(ErrorKind::DeviceFault);
-                    }
-                    let hi = self.tx.read_hi(data);
-                    if (hi >> 32) as u32 & tx::STA_DD == 0 {
-                        break;
-                    }
-                    fence(Ordering::Acquire);
-                    let Some(buf) = self.tx_bufs[data].take() else {
-                        return Err(ErrorKind::DeviceFault);
-                    };
-                    if done.push_back(buf).is_err() {
-                        return Err(ErrorKind::Other);
-                    }
-                    let used = 1 + usize::from(data != i);
-                    self.tx_clean = (data + 1) & self.tx.mask;
-                    self.tx_used -= used;
-                    n += 1;
-                }
-            }
+            self.tx_commit_done(data, slots, &mut head_left);
+            n += 1;
         }
         Ok(n)
     }
@@ -518,5 +673,71 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             self.tx_used = 0;
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(status: u32) -> u16 {
+        let mut f = RxFlags::empty();
+        if status & rx_status::IPCS != 0 {
+            f |= if status & rx_error::IPE != 0 {
+                RxFlags::IPV4_CSUM_BAD
+            } else {
+                RxFlags::IPV4_CSUM_OK
+            };
+        }
+        if status & rx_status::L4I != 0 {
+            f |= if status & rx_error::L4E != 0 {
+                RxFlags::L4_CSUM_BAD
+            } else {
+                RxFlags::L4_CSUM_OK
+            };
+        }
+        if status & rx_status::VP != 0 {
+            f |= RxFlags::VLAN_STRIPPED;
+        }
+        if status & rx_status::FLM != 0 {
+            f |= RxFlags::FILTER_MATCH;
+        }
+        f.bits()
+    }
+
+    #[test]
+    fn status_table_agrees_with_the_bit_definitions() {
+        let bits = [
+            rx_status::FLM,
+            rx_status::VP,
+            rx_status::L4I,
+            rx_status::IPCS,
+            rx_error::L4E,
+            rx_error::IPE,
+            rx_status::DD,
+            rx_status::EOP,
+            rx_status::UDPCS,
+            rx_error::RXE,
+        ];
+        for combo in 0u32..(1 << bits.len()) {
+            let status = bits
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| combo & (1 << i) != 0)
+                .fold(0, |a, (_, b)| a | b);
+            assert_eq!(
+                STATUS_FLAGS[status_index(status)],
+                naive(status),
+                "{status:#x}"
+            );
+        }
+        let meta = rx_meta(0x1234_5678_0000_8012, 0x0005_003c_0000_0063);
+        assert_eq!(meta.rss_hash, 0x1234_5678);
+        assert_eq!(meta.vlan_tci, 5);
+        assert_eq!(meta.packet_type, 0x801);
+        assert!(
+            meta.flags
+                .contains(RxFlags::RSS_HASH | RxFlags::FILTER_MATCH | RxFlags::IPV4_CSUM_OK)
+        );
     }
 }

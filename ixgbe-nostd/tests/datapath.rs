@@ -378,3 +378,40 @@ fn reset_brings_the_card_back() {
     dev.inject(&udp(MAC_A, 1, 2));
     assert_eq!(drain(&mut q).len(), 1);
 }
+
+#[test]
+fn recycle_moves_sent_buffers_back_to_the_receive_ring() {
+    for completion in [TxCompletion::DescriptorDone, TxCompletion::HeadWriteBack] {
+        let config = Config {
+            tx_completion: completion,
+            ..Config::default()
+        };
+        let (dev, dma, mut card) = card_with(MAC_A, config);
+        let mut q = card.queue(0, small_queue()).unwrap();
+        let mut b: Batch<64> = batch(pool(&dma, 40));
+        assert_eq!(q.refill(&mut b).unwrap(), 40);
+        for round in 0..10u16 {
+            for i in 0..20 {
+                dev.inject(&udp(MAC_A, round * 100 + i, 7));
+            }
+            let mut got: Batch<32> = Batch::new();
+            assert_eq!(q.rx_burst(&mut got).unwrap(), 20);
+            assert_eq!(q.tx_burst(&mut got).unwrap(), 20);
+            assert_eq!(dev.take_transmitted().len(), 20);
+            assert_eq!(q.recycle(128).unwrap(), 20);
+            assert_eq!(q.rx_free(), 63 - 40);
+        }
+        // A headroom that leaves less than the receive buffer length is
+        // refused and the buffer stays for tx_reclaim.
+        dev.inject(&udp(MAC_A, 1, 7));
+        let mut got: Batch<32> = Batch::new();
+        assert_eq!(q.rx_burst(&mut got).unwrap(), 1);
+        q.tx_burst(&mut got).unwrap();
+        assert_eq!(q.recycle(1024), Err(ErrorKind::InvalidArgument));
+        let mut done: Batch<4> = Batch::new();
+        assert_eq!(q.tx_reclaim(&mut done).unwrap(), 1);
+        card.stop_queue(0).unwrap();
+        let mut rest: Batch<64> = Batch::new();
+        assert_eq!(q.release(&mut rest) + done.len(), 40);
+    }
+}
