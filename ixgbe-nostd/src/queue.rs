@@ -608,9 +608,31 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
     }
 
     fn tx_reclaim<const N: usize>(&mut self, done: &mut Batch<N>) -> Result<usize, ErrorKind> {
-        let mut head_left = self.tx_done_budget()?;
         let room = N - done.len();
         let mut n = 0;
+        if self.completion == TxCompletion::HeadWriteBack {
+            // Every slot before the validated head is done; context slots
+            // hold no buffer and are passed over.
+            let mut left = self.tx_done_budget()?;
+            let mask = self.tx.mask;
+            let mut i = self.tx_clean;
+            while left > 0 && n < room {
+                if let Some(buf) = self.tx_bufs[i % TXN].take() {
+                    // Cannot fail: `room` is the batch's free space.
+                    if let Err(buf) = done.push_back(buf) {
+                        self.tx_bufs[i % TXN] = Some(buf);
+                        break;
+                    }
+                    n += 1;
+                }
+                i = (i + 1) & mask;
+                left -= 1;
+                self.tx_used -= 1;
+            }
+            self.tx_clean = i;
+            return Ok(n);
+        }
+        let mut head_left = usize::MAX;
         while n < room {
             let Some((data, slots)) = self.tx_peek_done(head_left)? else {
                 break;
