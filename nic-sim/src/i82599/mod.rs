@@ -1062,6 +1062,27 @@ impl I82599 {
         self.model().take_transmitted()
     }
 
+    /// Connects this port to `end` of `link` at virtual time `now_ns`: frames
+    /// the device transmitted enter the link, and frames that have arrived
+    /// at `end` by then are received. Returns `(sent, received)`.
+    pub fn pump_link(
+        &self,
+        link: &mut crate::link::Link,
+        end: crate::link::End,
+        now_ns: u64,
+    ) -> (usize, usize) {
+        let out = self.take_transmitted();
+        for f in &out {
+            link.send(end, now_ns, f);
+        }
+        let mut received = 0;
+        while let Some(f) = link.recv(end, now_ns) {
+            self.inject(&f);
+            received += 1;
+        }
+        (out.len(), received)
+    }
+
     /// Moves every frame each of two devices transmitted to the other: a
     /// cable between two ports. Returns how many frames moved.
     pub fn exchange(a: &Self, b: &Self) -> usize {
