@@ -376,3 +376,46 @@ fn rss_spreads_flows_by_the_redirection_table() {
         .unwrap();
     assert_eq!(rig.queue_of(&tcp(MAC_A, 1, 2, 0x10)), 0);
 }
+
+#[test]
+fn low_latency_interrupt_bits_are_programmed_per_filter() {
+    use nic_sim::i82599::reg;
+    let config = Config {
+        flow_director: FdirMode::Perfect,
+        ..Config::default()
+    };
+    let (dev, _dma, mut card) = card_with(MAC_A, config);
+    let lli = FilterAction {
+        queue: 2,
+        low_latency: true,
+        priority: 3,
+    };
+    let h = card
+        .install_filter(FilterClass::FiveTuple, &FlowRule::udp_port(53), lli)
+        .unwrap();
+    let imir = dev.model().peek(reg::l34t_imir(h.index as usize));
+    assert_eq!(imir & (1 << 20), 1 << 20, "L34T_IMIR.LLI");
+    assert_eq!((imir >> 21) & 0x7F, 2);
+    let h = card
+        .install_filter(FilterClass::EtherType, &FlowRule::ARP, lli)
+        .unwrap();
+    assert_eq!(
+        dev.model().peek(reg::etqs(h.index as usize)) & (1 << 29),
+        1 << 29,
+        "ETQS.LLI"
+    );
+    card.install_filter(FilterClass::FlowDirectorPerfect, &conn(1, 2), lli)
+        .unwrap();
+    assert_eq!(
+        dev.model().peek(reg::FDIRCMD) & (1 << 10),
+        1 << 10,
+        "FDIRCMD.INT"
+    );
+    let plain = card
+        .install_filter(FilterClass::FiveTuple, &FlowRule::udp_port(54), to(2))
+        .unwrap();
+    assert_eq!(
+        dev.model().peek(reg::l34t_imir(plain.index as usize)) & (1 << 20),
+        0
+    );
+}

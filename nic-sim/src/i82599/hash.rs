@@ -123,6 +123,29 @@ mod tests {
     }
 
     #[test]
+    fn toeplitz_agrees_with_netwire_on_many_inputs() {
+        // A second, independent implementation (netwire::toeplitz) on
+        // pseudo-random keys and inputs of every RSS input length.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        for _ in 0..200 {
+            let key: Vec<u8> = (0..40).map(|_| next()).collect();
+            for len in [8, 12, 32, 36] {
+                let input: Vec<u8> = (0..len).map(|_| next()).collect();
+                assert_eq!(
+                    toeplitz(&key, &input),
+                    netwire::toeplitz::hash(&key, &input)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fdir_hash_is_linear_in_the_key() {
         let mut s = [0u32; 11];
         s[0] = 2 << 16;
