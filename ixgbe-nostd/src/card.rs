@@ -478,6 +478,23 @@ where
         if self.fdir_used >= self.fdir_capacity(class) {
             return Err(ErrorKind::NoResources);
         }
+        // The device keys a filter by its flow (perfect) or by its bucket
+        // hash and signature (signature): a second rule with the same key
+        // would overwrite the first in the device (FDIRCMD.FILTER_UPDATE).
+        let key = |i: &FdirInput| {
+            (
+                fdir::bucket_hash(i, self.config.fdir_hash_key),
+                fdir::signature(i, self.config.fdir_signature_key),
+            )
+        };
+        for e in self.fdir.iter().flatten() {
+            if e.input == input {
+                return Err(ErrorKind::InvalidArgument);
+            }
+            if self.config.flow_director == FdirMode::Signature && key(&e.input) == key(&input) {
+                return Err(ErrorKind::NoResources);
+            }
+        }
         let i = self
             .fdir
             .iter()
@@ -673,11 +690,31 @@ where
         let tx_len = usize::from(config.tx_ring);
         // Rings are 128-byte aligned (RDBAL/TDBAL low 7 bits are zero).
         let rx_ring = self.dma.alloc(rx_len * crate::desc::DESC_LEN, 128)?;
-        let tx_ring = self.dma.alloc(tx_len * crate::desc::DESC_LEN, 128)?;
+        let tx_ring = match self.dma.alloc(tx_len * crate::desc::DESC_LEN, 128) {
+            Ok(r) => r,
+            Err(e) => {
+                // SAFETY: the device was never given this region's address.
+                unsafe { self.dma.dealloc(rx_ring) };
+                return Err(e);
+            }
+        };
         let head_wb = match self.config.tx_completion {
-            TxCompletion::HeadWriteBack => Some(self.dma.alloc(16, 16)?),
+            TxCompletion::HeadWriteBack => match self.dma.alloc(16, 16) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    // SAFETY: the device was never given these regions' addresses.
+                    unsafe {
+                        self.dma.dealloc(rx_ring);
+                        self.dma.dealloc(tx_ring);
+                    }
+                    return Err(e);
+                }
+            },
             TxCompletion::DescriptorDone => None,
         };
+        // From here on the device knows the rings: on a timeout they stay
+        // allocated (leaked) rather than freed under a device that may still
+        // write them.
 
         // §4.6.7: receive queue.
         let base = rx_ring.phys();
@@ -780,6 +817,17 @@ where
         }
     }
 
+    /// Installs `rule` (see [`CardDriver::install_filter`]).
+    ///
+    /// - EtherType: [`FlowRule::EtherType`] except IPv4/IPv6.
+    /// - 5-tuple: IPv4 port, connection and masked rules whose prefixes
+    ///   are /32 or /0; `action.priority` 1..=7 (0 means 1), the highest
+    ///   matching priority wins, the lowest index among equals.
+    /// - SYN: [`FlowRule::TcpSyn`], one entry; [`Config::syn_before_five_tuple`]
+    ///   decides whether it beats the 5-tuple filters.
+    /// - Flow Director (in the mode [`Config::flow_director`] selects): fully
+    ///   specified IPv4 TCP/UDP/SCTP flows; a duplicate is `InvalidArgument`,
+    ///   a signature collision `NoResources`.
     fn install_filter(
         &mut self,
         class: FilterClass,

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use common::*;
 use ixgbe_nostd::{Config, FdirMode};
+use nic_sim::SimDma;
 use nic_sim::i82599::toeplitz;
 use nic_traits::{
     CardDriver, ErrorKind, FilterAction, FilterClass, FlowRule, IpPrefix, L4Protocol, MaskedTuple,
@@ -418,4 +419,42 @@ fn low_latency_interrupt_bits_are_programmed_per_filter() {
         dev.model().peek(reg::l34t_imir(plain.index as usize)) & (1 << 20),
         0
     );
+}
+
+#[test]
+fn flow_director_refuses_a_duplicate_flow() {
+    let config = Config {
+        flow_director: FdirMode::Perfect,
+        ..Config::default()
+    };
+    let (_dev, _dma, mut card) = card_with(MAC_A, config);
+    card.install_filter(FilterClass::FlowDirectorPerfect, &conn(5, 6), to(1))
+        .unwrap();
+    assert_eq!(
+        card.install_filter(FilterClass::FlowDirectorPerfect, &conn(5, 6), to(2)),
+        Err(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(
+        card.filter_capacity(FilterClass::FlowDirectorPerfect).used,
+        1
+    );
+}
+
+#[test]
+fn queue_setup_frees_rings_when_memory_runs_out() {
+    use nic_sim::i82599::I82599;
+    use nic_sim::i82599::NoDelay;
+    use nic_traits::QueueConfig;
+    // Room for the receive ring but not the transmit ring.
+    let dma = SimDma::with_limit(64 * 16 + 16);
+    let dev = I82599::new(dma.clone(), MAC_A);
+    let mut card: Card =
+        ixgbe_nostd::Ixgbe::new(dev, dma.clone(), NoDelay, Config::default()).unwrap();
+    let qc = QueueConfig {
+        rx_ring: 64,
+        tx_ring: 64,
+        rx_buf_len: 2048,
+    };
+    assert_eq!(card.queue(0, qc).err(), Some(ErrorKind::NoResources));
+    assert_eq!(dma.live_regions(), 0);
 }
