@@ -361,6 +361,32 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let mut i = (self.rx_next + self.rx_posted) & mask;
         let mut n = 0;
         let mut result = Ok(());
+        let buf_len = self.rx_buf_len;
+        if self.completion == TxCompletion::HeadWriteBack {
+            // Every slot before the validated head is done; context slots
+            // hold no buffer and are passed over.
+            let tx_mask = self.tx.mask;
+            let mut c = self.tx_clean;
+            while head_left > 0 && n < budget {
+                let slot = &mut self.tx_bufs[c % TXN];
+                if let Some(buf) = slot.as_mut() {
+                    if buf.capacity().saturating_sub(headroom) < buf_len {
+                        result = Err(ErrorKind::InvalidArgument);
+                        break;
+                    }
+                    buf.reset(headroom);
+                    self.rx.write(i, [buf.phys_addr(), 0]);
+                    self.rx_bufs[i % RXN] = slot.take();
+                    i = (i + 1) & mask;
+                    n += 1;
+                }
+                c = (c + 1) & tx_mask;
+                head_left -= 1;
+                self.tx_used -= 1;
+            }
+            self.tx_clean = c;
+            head_left = 0;
+        }
         while n < budget {
             let Some((data, slots)) = self.tx_peek_done(head_left)? else {
                 break;
@@ -370,7 +396,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 result = Err(ErrorKind::DeviceFault);
                 break;
             };
-            if buf.capacity().saturating_sub(headroom) < self.rx_buf_len {
+            if buf.capacity().saturating_sub(headroom) < buf_len {
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
@@ -515,16 +541,16 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut i = (self.rx_next + self.rx_posted) & mask;
         let mut n = 0;
         let mut result = Ok(());
+        let buf_len = self.rx_buf_len;
         while n < budget {
-            let Some(buf) = bufs.pop_front() else { break };
-            if buf.capacity() - buf.headroom() < self.rx_buf_len {
+            let Some(front) = bufs.front() else { break };
+            if front.capacity() - front.headroom() < buf_len {
                 // The device may write `rx_buf_len` bytes: refuse a smaller buffer.
-                let _ = bufs.push_front(buf);
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
-            self.rx.write(i, [buf.phys_addr(), 0]);
-            self.rx_bufs[i % RXN] = Some(buf);
+            self.rx.write(i, [front.phys_addr(), 0]);
+            self.rx_bufs[i % RXN] = bufs.pop_front();
             i = (i + 1) & mask;
             n += 1;
         }
@@ -579,9 +605,8 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                     popts = Self::popts(key);
                 }
             }
-            let Some(buf) = bufs.pop_front() else { break };
             let d = AdvTxData {
-                buffer_addr: U64::new(buf.phys_addr()),
+                buffer_addr: U64::new(front.phys_addr()),
                 cmd_type_len: U32::new(
                     len | tx::DTYP_DATA
                         | tx::DCMD_DEXT
@@ -592,7 +617,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 olinfo_status: U32::new((len << tx::PAYLEN_SHIFT) | popts),
             };
             self.tx.write(tail, desc::to_words(&d));
-            self.tx_bufs[tail % TXN] = Some(buf);
+            self.tx_bufs[tail % TXN] = bufs.pop_front();
             tail = (tail + 1) & mask;
             used += 1;
             n += 1;
