@@ -139,6 +139,8 @@ pub mod reg {
 
 /// Size of the modelled register window (the 82599's BAR0 is 128 KB).
 pub const REG_WINDOW: usize = 0x2_0000;
+/// Longest frame the model transmits (16 KB, beyond the 82599's jumbo limit).
+pub const MAX_TX_FRAME: usize = 16 * 1024;
 /// Reads of a not-yet-ready bit before it becomes ready.
 pub const READY_AFTER_READS: u32 = 3;
 const RST: u32 = 1 << 26;
@@ -187,6 +189,8 @@ pub struct ModelCounters {
     pub filtered: u64,
     /// Frames transmitted.
     pub transmitted: u64,
+    /// Transmit data dropped because a frame grew past [`MAX_TX_FRAME`].
+    pub tx_dropped: u64,
     /// Interrupts raised (an unmasked cause was set).
     pub interrupts: u64,
     /// DMA accesses the simulated IOMMU refused.
@@ -952,7 +956,14 @@ impl Model {
                     self.dma_fault();
                     return;
                 }
-                self.tx_partial[q].extend_from_slice(&buf);
+                // A frame longer than any the device sends (no EOP in
+                // sight) is dropped rather than buffered without bound.
+                if self.tx_partial[q].len() + buf.len() > MAX_TX_FRAME {
+                    self.tx_partial[q].clear();
+                    self.counters.tx_dropped += 1;
+                } else {
+                    self.tx_partial[q].extend_from_slice(&buf);
+                }
                 if dcmd & 1 != 0 {
                     let mut frame = std::mem::take(&mut self.tx_partial[q]);
                     let popts = ((hi >> 32) as u32 >> 8) & 0x3F;
@@ -1115,4 +1126,54 @@ pub struct NoDelay;
 
 impl embedded_hal::delay::DelayNs for NoDelay {
     fn delay_ns(&mut self, _ns: u32) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nic_traits::Dma;
+
+    /// A driver that programs garbage cannot make the model panic or
+    /// touch memory outside the DMA regions.
+    #[test]
+    fn hostile_register_values_do_not_panic() {
+        let dma = SimDma::new();
+        let dev = I82599::new(dma.clone(), [2, 0, 0, 0, 0, 1]);
+        let ring = dma.alloc(4096, 128).unwrap();
+        let mut m = dev.model();
+        // Never finishes reset reads; then fill queue 0 with nonsense.
+        for _ in 0..READY_AFTER_READS {
+            m.read(reg::CTRL);
+        }
+        m.write(reg::RXCTRL, 1);
+        m.write(reg::DMATXCTL, 1);
+        let tx = reg::tx(0);
+        m.write(tx + reg::BAL, ring.phys() as u32);
+        m.write(tx + reg::BAH, (ring.phys() >> 32) as u32);
+        m.write(tx + reg::LEN, 4096);
+        m.write(tx + reg::DCTL, QUEUE_ENABLE);
+        // Data descriptors without EOP pointing into the ring itself, and one
+        // pointing nowhere.
+        for i in 0..255u64 {
+            let addr = if i == 7 { 0xdead_0000 } else { ring.phys() };
+            dma.write_u64(ring.phys() + 16 * i, addr).unwrap();
+            dma.write_u64(ring.phys() + 16 * i + 8, 0x0030_0000 | 4096)
+                .unwrap();
+        }
+        m.write(tx + reg::TAIL, 255);
+        m.write(tx + reg::TAIL, 100_000);
+        let rx = reg::rx(0);
+        m.write(rx + reg::LEN, 16);
+        m.write(rx + reg::HEAD, 5000);
+        m.write(rx + reg::DCTL, QUEUE_ENABLE);
+        m.write(rx + reg::SRRCTL, 2);
+        m.write(reg::rah(0), 0);
+        m.write(reg::FCTRL, 1 << 9);
+        m.inject(&[0u8; 60]);
+        m.write(0x1_FFFF, 1);
+        assert_eq!(m.read(REG_WINDOW + 4), u32::MAX);
+        assert!(m.counters.dma_faults > 0);
+        assert!(m.counters.tx_dropped > 0);
+        assert_eq!(m.counters.transmitted, 0);
+    }
 }
