@@ -292,13 +292,19 @@ fn done_on_an_unposted_descriptor_is_a_device_fault() {
 
 #[test]
 fn transmit_head_beyond_the_tail_is_a_device_fault() {
+    for garbage in [RxGarbage::TxHeadBeyondTail, RxGarbage::TxHeadOutOfRange] {
+        head_fault(garbage);
+    }
+}
+
+fn head_fault(garbage: RxGarbage) {
     let config = Config {
         tx_completion: TxCompletion::HeadWriteBack,
         ..Config::default()
     };
     let (dev, dma, mut card) = card_with(MAC_A, config);
     let mut q = card.queue(0, small_queue()).unwrap();
-    dev.model().faults.garbage = Some(RxGarbage::TxHeadBeyondTail);
+    dev.model().faults.garbage = Some(garbage);
     let mut out: Batch<4> = batch(pool(&dma, 2).into_iter().map(|mut b| {
         b.append(&udp(MAC_B, 1, 2)).unwrap();
         b

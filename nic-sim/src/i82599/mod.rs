@@ -160,6 +160,8 @@ pub enum RxGarbage {
     DoneOnUnposted,
     /// A transmit head write-back beyond the tail.
     TxHeadBeyondTail,
+    /// A transmit head write-back past the end of the ring.
+    TxHeadOutOfRange,
 }
 
 /// Fault knobs.
@@ -987,9 +989,16 @@ impl Model {
         if wbal & 1 != 0 {
             let addr = u64::from(wbal & !3) | (u64::from(self.r(b + reg::WBAH)) << 32);
             let mut value = head as u32;
-            if self.faults.garbage == Some(RxGarbage::TxHeadBeyondTail) {
-                self.faults.garbage = None;
-                value = ((tail + 1) % len) as u32;
+            match self.faults.garbage {
+                Some(RxGarbage::TxHeadBeyondTail) => {
+                    self.faults.garbage = None;
+                    value = ((tail + 1) % len) as u32;
+                }
+                Some(RxGarbage::TxHeadOutOfRange) => {
+                    self.faults.garbage = None;
+                    value = (len + 5) as u32;
+                }
+                _ => {}
             }
             if self.dma.write(addr, &value.to_le_bytes()).is_err() {
                 self.dma_fault();
