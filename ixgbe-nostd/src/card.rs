@@ -945,6 +945,9 @@ where
         Ok(())
     }
 
+    /// Sets EITR's interval (2 µs units, at most 1022 µs). EITR.LLI_MOD
+    /// stays clear, so low-latency interrupts from filters with
+    /// [`FilterAction::low_latency`] are not held back by the interval.
     fn set_moderation(&mut self, vector: u16, interval_us: u32) -> Result<(), ErrorKind> {
         if vector >= VECTORS {
             return Err(ErrorKind::InvalidArgument);

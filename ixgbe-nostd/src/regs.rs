@@ -684,6 +684,9 @@ pub mod eitr_field {
     }
     /// Interval field mask.
     pub const INTERVAL_MASK: u32 = 0x1FF << 3;
+    /// LLI_MOD: moderate low-latency interrupts too (left clear, so a
+    /// filter's low-latency interrupt bypasses the interval).
+    pub const LLI_MOD: u32 = 1 << 15;
     /// Counter write disable: a write sets the interval without touching the counter.
     pub const CNT_WDIS: u32 = 1 << 31;
 }
