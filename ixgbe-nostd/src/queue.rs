@@ -79,7 +79,7 @@ fn rx_meta(lo: u64, hi: u64) -> RxMeta {
     let status = hi as u32;
     let mut flags = STATUS_FLAGS[status_index(status)];
     // RSS_HASH when the RSS type (pkt_info 3:0) is not 0.
-    flags |= u16::from(info & 0xF != rss_type::NONE) << 4;
+    flags |= u16::from(info & 0xF != rss_type::NONE) * RxFlags::RSS_HASH.bits();
     // FILTER_MATCH also from the ETQF packet-type bit (pkt_info 15).
     flags |= ((info >> 15) & 1) as u16 * RxFlags::FILTER_MATCH.bits();
     RxMeta {
