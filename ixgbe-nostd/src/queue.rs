@@ -90,9 +90,6 @@ fn rx_meta(lo: u64, hi: u64) -> RxMeta {
     }
 }
 
-/// Receive descriptors whose status is collected before one fence.
-const RX_CHUNK: usize = 32;
-
 /// Largest frame a single transmit descriptor can carry (DTALEN, §7.2.3.2.4).
 pub const MAX_TX_LEN: u32 = 0x3FFF;
 
@@ -459,65 +456,50 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut i = self.rx_next;
         let mut n = 0;
         let mut result = Ok(());
-        'chunks: while n < budget {
-            // First pass: collect the status words of completed descriptors
-            // (each read once), then one acquire fence for the whole chunk:
-            // the device writes DD last (§7.1.6.2), so the other words read
-            // after the fence are complete.
-            let chunk = (budget - n).min(RX_CHUNK);
-            let mut status_words = [0u64; RX_CHUNK];
-            let mut ready = 0;
-            while ready < chunk {
-                let hi = self.rx.read_hi(i + ready);
-                if hi as u32 & rx_status::DD == 0 {
+        let ring = &self.rx;
+        let slots = &mut self.rx_bufs;
+        while n < budget {
+            let hi = ring.read_hi(i);
+            let status = hi as u32;
+            if status & rx_status::DD == 0 {
+                break;
+            }
+            // The device writes DD last (§7.1.6.2): read the other word only
+            // after it, ordered by the acquire fence. Both words are local
+            // copies from here on, validated once.
+            fence(Ordering::Acquire);
+            let lo = ring.read_lo(i);
+            let len = (hi >> 32) as u16 as u32;
+            // Multi-descriptor frames are never enabled and a length beyond
+            // the posted buffer cannot be true: keep the buffer.
+            if status & rx_status::EOP == 0 || len > buf_len {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            }
+            let slot = &mut slots[i % RXN];
+            let Some(buf) = slot.as_mut() else {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            };
+            // Cannot fail: refill accepted only buffers with room for
+            // `rx_buf_len` bytes.
+            if buf.set_len(len).is_err() {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            }
+            buf.rx = rx_meta(lo, hi);
+            // Cannot fail: `budget` is at most the batch's free space.
+            if let Some(buf) = slot.take() {
+                if let Err(buf) = out.push_back(buf) {
+                    *slot = Some(buf);
+                    result = Err(ErrorKind::Other);
                     break;
                 }
-                status_words[ready] = hi;
-                ready += 1;
             }
-            if ready == 0 {
-                break;
-            }
-            fence(Ordering::Acquire);
-            for &hi in &status_words[..ready] {
-                let status = hi as u32;
-                let lo = self.rx.read_lo(i);
-                let len = (hi >> 32) as u16 as u32;
-                // Multi-descriptor frames are never enabled and a length
-                // beyond the posted buffer cannot be true: keep the buffer.
-                if status & rx_status::EOP == 0 || len > buf_len {
-                    result = Err(ErrorKind::DeviceFault);
-                    break 'chunks;
-                }
-                // Complete the buffer in its slot, then move it out once.
-                let slot = &mut self.rx_bufs[i % RXN];
-                let Some(buf) = slot.as_mut() else {
-                    result = Err(ErrorKind::DeviceFault);
-                    break 'chunks;
-                };
-                // Cannot fail: refill accepted only buffers with room for
-                // `rx_buf_len` bytes.
-                if buf.set_len(len).is_err() {
-                    result = Err(ErrorKind::DeviceFault);
-                    break 'chunks;
-                }
-                buf.rx = rx_meta(lo, hi);
-                // Cannot fail: `budget` is at most the batch's free space.
-                if let Some(buf) = slot.take() {
-                    if let Err(buf) = out.push_back(buf) {
-                        *slot = Some(buf);
-                        result = Err(ErrorKind::Other);
-                        break 'chunks;
-                    }
-                }
-                // Clear DD so a stale write-back is never taken for a new one.
-                self.rx.clear_hi(i);
-                i = (i + 1) & mask;
-                n += 1;
-            }
-            if ready < chunk {
-                break;
-            }
+            // Clear DD so a stale write-back is never taken for a new one.
+            ring.clear_hi(i);
+            i = (i + 1) & mask;
+            n += 1;
         }
         self.rx_next = i;
         self.rx_posted -= n;
