@@ -118,6 +118,13 @@ struct TxContextKey {
 #[derive(Debug)]
 struct Ring {
     region: DmaRegion,
+    view: RingView,
+}
+
+/// Where a ring's descriptors are: copied into locals on the fast path so
+/// the compiler keeps them in registers.
+#[derive(Debug, Clone, Copy)]
+struct RingView {
     base: NonNull<[u64; 2]>,
     mask: usize,
 }
@@ -127,11 +134,23 @@ impl Ring {
         let base = region.virt().cast::<[u64; 2]>();
         Self {
             region,
-            base,
-            mask: len - 1,
+            view: RingView {
+                base,
+                mask: len - 1,
+            },
         }
     }
+}
 
+impl core::ops::Deref for Ring {
+    type Target = RingView;
+
+    fn deref(&self) -> &RingView {
+        &self.view
+    }
+}
+
+impl RingView {
     fn len(&self) -> usize {
         self.mask + 1
     }
@@ -372,6 +391,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let mut n = 0;
         let mut result = Ok(());
         let buf_len = self.rx_buf_len;
+        let rx_ring = self.rx.view;
         if self.completion == TxCompletion::HeadWriteBack {
             // Every slot before the validated head is done; context slots
             // hold no buffer and are passed over.
@@ -385,7 +405,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         break;
                     }
                     buf.reset(headroom);
-                    self.rx.write(i, [buf.phys_addr(), 0]);
+                    rx_ring.write(i, [buf.phys_addr(), 0]);
                     self.rx_bufs[i % RXN] = slot.take();
                     i = (i + 1) & mask;
                     n += 1;
@@ -411,7 +431,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 break;
             }
             buf.reset(headroom);
-            self.rx.write(i, [buf.phys_addr(), 0]);
+            rx_ring.write(i, [buf.phys_addr(), 0]);
             self.rx_bufs[i % RXN] = slot.take();
             self.tx_commit_done(data, slots, &mut head_left);
             i = (i + 1) & mask;
@@ -469,7 +489,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut i = self.rx_next;
         let mut n = 0;
         let mut result = Ok(());
-        let ring = &self.rx;
+        let ring = self.rx.view;
         let slots = &mut self.rx_bufs;
         while n < budget {
             let hi = ring.read_hi(i);
@@ -537,6 +557,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut n = 0;
         let mut result = Ok(());
         let buf_len = self.rx_buf_len;
+        let ring = self.rx.view;
         while n < budget {
             let Some(front) = bufs.front() else { break };
             if front.capacity() - front.headroom() < buf_len {
@@ -544,7 +565,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
-            self.rx.write(i, [front.phys_addr(), 0]);
+            ring.write(i, [front.phys_addr(), 0]);
             self.rx_bufs[i % RXN] = bufs.pop_front();
             i = (i + 1) & mask;
             n += 1;
@@ -567,7 +588,8 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mask = self.tx.mask;
+        let ring = self.tx.view;
+        let mask = ring.mask;
         let mut used = self.tx_used;
         let mut tail = (self.tx_clean + used) & mask;
         let mut n = 0;
@@ -591,7 +613,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 }
                 if let Some(key) = key {
                     if need_ctx {
-                        self.tx.write(tail, desc::to_words(&Self::context(key)));
+                        ring.write(tail, desc::to_words(&Self::context(key)));
                         self.tx_bufs[tail % TXN] = None;
                         tail = (tail + 1) & mask;
                         used += 1;
@@ -600,8 +622,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                     popts = Self::popts(key);
                 }
             }
-            self.tx
-                .write(tail, data_descriptor(front.phys_addr(), len, popts));
+            ring.write(tail, data_descriptor(front.phys_addr(), len, popts));
             self.tx_bufs[tail % TXN] = bufs.pop_front();
             tail = (tail + 1) & mask;
             used += 1;
