@@ -138,6 +138,8 @@ where
     /// Fails with [`ErrorKind::Timeout`] when the device does not finish its
     /// reset, EEPROM auto-read or DMA initialisation in time.
     pub fn new(regs: R, dma: D, delay: T, config: Config) -> Result<Self, ErrorKind> {
+        // Flow Director software indices are 15 bits (FDIRHASH 30:16).
+        const { assert!(FDIR <= 0x8000) };
         let mut card = Self {
             regs,
             dma,
