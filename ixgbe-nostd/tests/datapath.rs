@@ -468,3 +468,46 @@ fn two_cards_over_a_lossy_simulated_link() {
     assert!(received.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(card_b.stats().rx_packets, received.len() as u64);
 }
+
+#[test]
+fn moderation_holds_interrupts_and_low_latency_filters_bypass_it() {
+    use nic_traits::{FilterAction, FilterClass, FlowRule};
+    let (dev, dma, mut card) = card();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    card.set_queue_vector(0, 2).unwrap();
+    // 100 µs between interrupts of vector 2.
+    card.set_moderation(2, 100).unwrap();
+    q.set_interrupt(true).unwrap();
+    for i in 0..5 {
+        dev.inject(&udp(MAC_A, i, 7));
+    }
+    assert_eq!(
+        dev.model().vector_interrupts[2],
+        1,
+        "the rest wait for the interval"
+    );
+    dev.advance(50_000);
+    assert_eq!(dev.model().vector_interrupts[2], 1);
+    dev.advance(60_000);
+    assert_eq!(
+        dev.model().vector_interrupts[2],
+        2,
+        "held-back cause fires after 100 µs"
+    );
+    // A low-latency 5-tuple filter to the same queue interrupts at once.
+    let lli = FilterAction {
+        queue: 0,
+        low_latency: true,
+        priority: 1,
+    };
+    card.install_filter(FilterClass::FiveTuple, &FlowRule::udp_port(53), lli)
+        .unwrap();
+    for i in 0..3 {
+        dev.inject(&udp(MAC_A, i, 53));
+    }
+    assert_eq!(dev.model().vector_interrupts[2], 5);
+    // Ordinary frames are still moderated.
+    dev.inject(&udp(MAC_A, 9, 7));
+    assert_eq!(dev.model().vector_interrupts[2], 5);
+    assert_eq!(drain(&mut q).len(), 9);
+}

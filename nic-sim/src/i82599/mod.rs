@@ -12,8 +12,9 @@
 //! SYN (SYNQF, with SYNQFP), Flow Director perfect and signature, RSS with
 //! the Toeplitz hash and the redirection table (§7.1.2) — drops counted in
 //! MPC when a queue has no descriptor, clear-on-read statistics, interrupt
-//! causes (EICR) and masks (EIMS/EIMC), transmit checksum insertion and
-//! receive checksum checks.
+//! causes (EICR), masks (EIMS/EIMC), vector mapping (IVAR) and moderation
+//! (EITR) in virtual time with low-latency interrupts from filters bypassing
+//! it, transmit checksum insertion and receive checksum checks.
 //!
 //! What it leaves out: PCIe, flow control, DCB, virtualisation, RSC, header
 //! split, jumbo frames, TSO, multi-descriptor receive frames (a frame larger
@@ -199,6 +200,19 @@ pub struct ModelCounters {
     pub dma_faults: u64,
 }
 
+/// What the filter pipeline decided for a frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Steer {
+    /// The queue a filter chose; `None`: RSS or the default queue.
+    queue: Option<u32>,
+    /// Packet-type bits the filter sets (ETQF match and index).
+    ptype: u32,
+    /// Flow Director matched.
+    flm: bool,
+    /// The matching filter asks for a low-latency interrupt.
+    lli: bool,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct TxContext {
     maclen: usize,
@@ -235,6 +249,14 @@ pub struct Model {
     tx_ctx: [TxContext; 128],
     tx_partial: [Vec<u8>; 128],
     fdir: HashMap<u32, Vec<FdirFilter>>,
+    /// Virtual time in nanoseconds (advanced by [`Model::advance`]).
+    now_ns: u64,
+    /// Per vector 0..16: when it last interrupted.
+    last_irq_ns: [Option<u64>; 16],
+    /// Vectors with a cause held back by moderation.
+    irq_pending: u16,
+    /// Interrupts raised per vector 0..16.
+    pub vector_interrupts: [u64; 16],
     /// Frames delivered per receive queue.
     pub delivered: Vec<u64>,
     /// What the model did.
@@ -262,6 +284,10 @@ impl Model {
             tx_ctx: [TxContext::default(); 128],
             tx_partial: std::array::from_fn(|_| Vec::new()),
             fdir: HashMap::new(),
+            now_ns: 0,
+            last_irq_ns: [None; 16],
+            irq_pending: 0,
+            vector_interrupts: [0; 16],
             delivered: vec![0; 128],
             counters: ModelCounters::default(),
         };
@@ -297,6 +323,8 @@ impl Model {
         self.tx_ctx = [TxContext::default(); 128];
         self.tx_partial.iter_mut().for_each(Vec::clear);
         self.fdir.clear();
+        self.last_irq_ns = [None; 16];
+        self.irq_pending = 0;
         self.w(reg::CTRL, RST);
     }
 
@@ -341,11 +369,68 @@ impl Model {
         }
     }
 
-    fn queue_cause(&mut self, q: usize, tx: bool) {
+    /// The minimum interval of vector `v` from EITR's ITR interval field
+    /// (bits 11:3, 2 µs units, §8.2.3.5.12).
+    fn eitr_interval_ns(&self, v: usize) -> u64 {
+        let off = if v < 24 {
+            0x820 + 4 * v
+        } else {
+            0x1_2300 + 4 * (v - 24)
+        };
+        u64::from((self.r(off) >> 3) & 0x1FF) * 2_000
+    }
+
+    fn fire(&mut self, v: usize) {
+        self.counters.interrupts += 1;
+        self.vector_interrupts[v] += 1;
+        self.last_irq_ns[v] = Some(self.now_ns);
+        self.irq_pending &= !(1 << v);
+    }
+
+    /// A queue cause for the vector IVAR maps queue `q` to. An unmasked
+    /// vector interrupts at once unless its EITR interval since the last
+    /// interrupt has not passed; then it waits ([`Model::advance`]). A
+    /// low-latency cause (a filter's LLI bit) does not wait unless
+    /// EITR.LLI_MOD is set.
+    fn queue_cause(&mut self, q: usize, tx: bool, lli: bool) {
         let shift = 16 * (q % 2) + if tx { 8 } else { 0 };
         let e = (self.r(reg::ivar(q / 2)) >> shift) & 0xFF;
-        if e & 0x80 != 0 && (e & 0x3F) < 16 {
-            self.raise(1 << (e & 0x3F));
+        if e & 0x80 == 0 || (e & 0x3F) >= 16 {
+            return;
+        }
+        let v = (e & 0x3F) as usize;
+        let old = self.r(reg::EICR);
+        self.w(reg::EICR, old | 1 << v);
+        if self.r(reg::EIMS) & (1 << v) == 0 {
+            return;
+        }
+        let eitr_off = if v < 24 {
+            0x820 + 4 * v
+        } else {
+            0x1_2300 + 4 * (v - 24)
+        };
+        let lli_mod = self.r(eitr_off) & (1 << 15) != 0;
+        let interval = self.eitr_interval_ns(v);
+        let due = self.last_irq_ns[v].is_none_or(|t| self.now_ns - t >= interval);
+        if (lli && !lli_mod) || due {
+            self.fire(v);
+        } else {
+            self.irq_pending |= 1 << v;
+        }
+    }
+
+    /// Lets `ns` nanoseconds of virtual time pass: moderated interrupts
+    /// whose interval has run out are raised.
+    pub fn advance(&mut self, ns: u64) {
+        self.now_ns += ns;
+        for v in 0..16 {
+            if self.irq_pending & (1 << v) == 0 || self.r(reg::EIMS) & (1 << v) == 0 {
+                continue;
+            }
+            let interval = self.eitr_interval_ns(v);
+            if self.last_irq_ns[v].is_none_or(|t| self.now_ns - t >= interval) {
+                self.fire(v);
+            }
         }
     }
 
@@ -626,7 +711,8 @@ impl Model {
             self.counters.filtered += 1;
             return;
         }
-        let (queue, mut pkt_type, flm) = self.select_queue(&p);
+        let steer = self.select_queue(&p);
+        let (queue, mut pkt_type) = (steer.queue, steer.ptype);
         let (rss_type, rss_hash) = self.rss(&p);
         if p.ipv4_hlen > 0 {
             pkt_type |= 1;
@@ -652,7 +738,11 @@ impl Model {
                 }
             },
         };
-        self.deliver(q, frame, &p, pkt_type, rss_type, rss_hash, flm);
+        let steer = Steer {
+            ptype: pkt_type,
+            ..steer
+        };
+        self.deliver(q, frame, &p, steer, rss_type, rss_hash);
     }
 
     fn l2_accept(&self, p: &Parsed) -> bool {
@@ -680,17 +770,20 @@ impl Model {
 
     /// The filter pipeline (§7.1.2): returns the queue a filter chose (if
     /// any), the packet-type bits it sets, and whether Flow Director matched.
-    fn select_queue(&mut self, p: &Parsed) -> (Option<u32>, u32, bool) {
+    fn select_queue(&mut self, p: &Parsed) -> Steer {
         // 1. EtherType filters (§7.1.2.3).
         for i in 0..8 {
             let f = self.r(reg::etqf(i));
             if f & (1 << 31) != 0 && f & 0xFFFF == u32::from(p.ethertype) {
                 let s = self.r(reg::etqs(i));
                 let ptype = (1 << 11) | i as u32;
-                if s & (1 << 31) != 0 {
-                    return (Some((s >> 16) & 0x7F), ptype, false);
-                }
-                return (None, ptype, false);
+                let queue = (s & (1 << 31) != 0).then_some((s >> 16) & 0x7F);
+                return Steer {
+                    queue,
+                    ptype,
+                    flm: false,
+                    lli: queue.is_some() && s & (1 << 29) != 0,
+                };
             }
         }
         // 2. SYN and 5-tuple filters, ordered by SYNQF.SYNQFP (§7.1.2.6).
@@ -698,32 +791,42 @@ impl Model {
         let syn = (synqf & 1 != 0
             && p.protocol == Some(6)
             && p.tcp_flags.is_some_and(|f| f & 0x12 == 0x02))
-        .then_some((synqf >> 1) & 0x7F);
+        .then_some(((synqf >> 1) & 0x7F, false));
         let five = self.five_tuple(p);
         let chosen = if synqf & (1 << 31) != 0 {
             syn.or(five)
         } else {
             five.or(syn)
         };
-        if chosen.is_some() {
-            return (chosen, 0, false);
+        if let Some((q, lli)) = chosen {
+            return Steer {
+                queue: Some(q),
+                ptype: 0,
+                flm: false,
+                lli,
+            };
         }
         // 3. Flow Director (§7.1.2.7).
-        if let Some((q, _lli)) = self.fdir_lookup(p) {
-            return (Some(q), 0, true);
+        if let Some((q, lli)) = self.fdir_lookup(p) {
+            return Steer {
+                queue: Some(q),
+                ptype: 0,
+                flm: true,
+                lli,
+            };
         }
-        (None, 0, false)
+        Steer::default()
     }
 
     /// 5-tuple filters (§7.1.2.5): IPv4 only; the matching filter with the
     /// highest priority wins, the lowest index among equals.
-    fn five_tuple(&self, p: &Parsed) -> Option<u32> {
+    fn five_tuple(&self, p: &Parsed) -> Option<(u32, bool)> {
         let (Some(IpAddr::V4(src)), Some(IpAddr::V4(dst)), Some(proto)) =
             (p.src, p.dst, p.protocol)
         else {
             return None;
         };
-        let mut best: Option<(u32, u32)> = None;
+        let mut best: Option<(u32, u32, bool)> = None;
         for i in 0..128 {
             let f = self.r(reg::ftqf(i));
             if f & (1 << 31) == 0 {
@@ -745,13 +848,13 @@ impl Model {
                 mask & 8 != 0 || p.dst_port.map(u16::swap_bytes) == Some((ports >> 16) as u16);
             if proto_ok && src_ok && dst_ok && sp_ok && dp_ok {
                 let prio = (f >> 2) & 0x7;
-                if best.is_none_or(|(bp, _)| prio > bp) {
-                    let q = (self.r(reg::l34t_imir(i)) >> 21) & 0x7F;
-                    best = Some((prio, q));
+                if best.is_none_or(|(bp, _, _)| prio > bp) {
+                    let imir = self.r(reg::l34t_imir(i));
+                    best = Some((prio, (imir >> 21) & 0x7F, imir & (1 << 20) != 0));
                 }
             }
         }
-        best.map(|(_, q)| q)
+        best.map(|(_, q, lli)| (q, lli))
     }
 
     /// RSS (§7.1.2.8): the hash type and Toeplitz hash per MRQC's field enables.
@@ -838,17 +941,16 @@ impl Model {
         (status, errors)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn deliver(
         &mut self,
         q: usize,
         frame: &[u8],
         p: &Parsed,
-        pkt_type: u32,
+        steer: Steer,
         rss_type: u32,
         rss_hash: u32,
-        flm: bool,
     ) {
+        let (pkt_type, flm) = (steer.ptype, steer.flm);
         let b = reg::rx(q);
         let missed = |m: &mut Self| {
             let v = m.r(reg::mpc(0));
@@ -912,7 +1014,7 @@ impl Model {
         self.gorc += frame.len() as u64;
         self.delivered[q] += 1;
         self.counters.delivered += 1;
-        self.queue_cause(q, false);
+        self.queue_cause(q, false, steer.lli);
     }
 
     // ------------------------------------------------------------ transmit
@@ -1005,7 +1107,7 @@ impl Model {
             }
         }
         if done_any {
-            self.queue_cause(q, true);
+            self.queue_cause(q, true, false);
         }
     }
 
@@ -1075,6 +1177,11 @@ impl I82599 {
     /// A frame arrives from the wire.
     pub fn inject(&self, frame: &[u8]) {
         self.model().inject(frame)
+    }
+
+    /// Lets virtual time pass (see [`Model::advance`]).
+    pub fn advance(&self, ns: u64) {
+        self.model().advance(ns)
     }
 
     /// Frames the device transmitted since the last call.
