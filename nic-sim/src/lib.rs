@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod dma;
+pub mod i82599;
 pub mod link;
 pub mod pcap;
 mod rng;

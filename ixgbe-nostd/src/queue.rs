@@ -1,0 +1,814 @@
+//! Queue drivers: one per RX/TX queue pair, owning only its ring registers
+//! and ring memory.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{Ordering, fence};
+
+use nic_traits::{
+    Batch, DmaRegion, ErrorKind, ErrorType, PacketBuf, QueueDriver, RegisterAccess, RxFlags,
+    RxMeta, TxFlags,
+};
+use zerocopy::little_endian::U32;
+
+use crate::desc::{self, AdvTxContext, rss_type, rx_error, rx_status, tx};
+use crate::regs;
+
+/// How the driver learns that transmit descriptors are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TxCompletion {
+    /// Read the DD bit the device writes back into each descriptor (RS set
+    /// on every descriptor, §7.2.3.5.1).
+    #[default]
+    DescriptorDone,
+    /// The device writes its head pointer to host memory (TDWBAL/TDWBAH,
+    /// §7.2.3.5.2); one read per reclaim instead of one per descriptor.
+    HeadWriteBack,
+}
+
+/// Receive flags from the write-back's status and error bits, indexed by
+/// [`status_index`]: FLM, VP, L4I, IPCS, L4E, IPE.
+const STATUS_FLAGS: [u16; 128] = {
+    let mut t = [0u16; 128];
+    let mut i = 0;
+    while i < 128 {
+        let status = ((i as u32 & 0x1B) << 2) | ((i as u32 & 0x60) << 25);
+        let mut f = 0;
+        if status & rx_status::IPCS != 0 {
+            f |= if status & rx_error::IPE != 0 {
+                RxFlags::IPV4_CSUM_BAD.bits()
+            } else {
+                RxFlags::IPV4_CSUM_OK.bits()
+            };
+        }
+        if status & rx_status::L4I != 0 {
+            f |= if status & rx_error::L4E != 0 {
+                RxFlags::L4_CSUM_BAD.bits()
+            } else {
+                RxFlags::L4_CSUM_OK.bits()
+            };
+        }
+        if status & rx_status::VP != 0 {
+            f |= RxFlags::VLAN_STRIPPED.bits();
+        }
+        if status & rx_status::FLM != 0 {
+            f |= RxFlags::FILTER_MATCH.bits();
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+};
+
+/// Packs FLM (2), VP (3), L4I (5), IPCS (6) and L4E (30), IPE (31) of the
+/// status/error word into 7 bits.
+#[inline(always)]
+const fn status_index(status: u32) -> usize {
+    (((status >> 2) & 0x1B) | ((status >> 25) & 0x60)) as usize
+}
+
+// The table index above takes these bits from the write-back.
+const _: () = assert!(rx_status::L4I == 1 << 5 && rx_status::IPCS == 1 << 6);
+const _: () = assert!(rx_error::L4E == 1 << 30 && rx_error::IPE == 1 << 31);
+const _: () = assert!(rx_status::VP == 1 << 3 && rx_status::FLM == 1 << 2);
+
+/// Receive metadata from the write-back words (§7.1.6.2), without branches.
+#[inline(always)]
+fn rx_meta(lo: u64, hi: u64) -> RxMeta {
+    let info = lo as u32;
+    let status = hi as u32;
+    let mut flags = STATUS_FLAGS[status_index(status)];
+    // RSS_HASH when the RSS type (pkt_info 3:0) is not 0.
+    flags |= u16::from(info & 0xF != rss_type::NONE) * RxFlags::RSS_HASH.bits();
+    // FILTER_MATCH also from the ETQF packet-type bit (pkt_info 15).
+    flags |= ((info >> 15) & 1) as u16 * RxFlags::FILTER_MATCH.bits();
+    RxMeta {
+        flags: RxFlags::from_bits_retain(flags),
+        rss_hash: (lo >> 32) as u32,
+        vlan_tci: (hi >> 48) as u16,
+        packet_type: ((info >> 4) & 0x1FFF) as u16,
+    }
+}
+
+/// The two words of an advanced transmit data descriptor (§7.2.3.2.4) for
+/// one whole frame: `AdvTxData` packed without a round trip through memory.
+#[inline(always)]
+fn data_descriptor(addr: u64, len: u32, popts: u32) -> [u64; 2] {
+    let cmd_type_len =
+        len | tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS;
+    let olinfo_status = (len << tx::PAYLEN_SHIFT) | popts;
+    [
+        addr,
+        u64::from(cmd_type_len) | (u64::from(olinfo_status) << 32),
+    ]
+}
+
+/// Largest frame a single transmit descriptor can carry (DTALEN, §7.2.3.2.4).
+pub const MAX_TX_LEN: u32 = 0x3FFF;
+
+/// Checksum context the device holds in its context slot 0 (§7.2.3.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TxContextKey {
+    flags: u16,
+    l2_len: u8,
+    l3_len: u16,
+}
+
+/// A ring of descriptors in DMA memory seen as `[u64; 2]` words.
+#[derive(Debug)]
+struct Ring {
+    region: DmaRegion,
+    view: RingView,
+}
+
+/// Where a ring's descriptors are: copied into locals on the fast path so
+/// the compiler keeps them in registers.
+#[derive(Debug, Clone, Copy)]
+struct RingView {
+    base: NonNull<[u64; 2]>,
+    mask: usize,
+}
+
+impl Ring {
+    fn new(region: DmaRegion, len: usize) -> Self {
+        let base = region.virt().cast::<[u64; 2]>();
+        Self {
+            region,
+            view: RingView {
+                base,
+                mask: len - 1,
+            },
+        }
+    }
+}
+
+impl core::ops::Deref for Ring {
+    type Target = RingView;
+
+    fn deref(&self) -> &RingView {
+        &self.view
+    }
+}
+
+impl RingView {
+    fn len(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline(always)]
+    fn read_hi(&self, i: usize) -> u64 {
+        // SAFETY: `i & mask < len`, the region holds `len` 16-byte
+        // descriptors (checked when the ring was built) and is 128-byte
+        // aligned; the device may write it concurrently, hence volatile.
+        u64::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[1]).read_volatile()
+        })
+    }
+
+    #[inline(always)]
+    fn read_lo(&self, i: usize) -> u64 {
+        // SAFETY: as in `read_hi`.
+        u64::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[0]).read_volatile()
+        })
+    }
+
+    #[inline(always)]
+    fn write(&self, i: usize, w: [u64; 2]) {
+        // SAFETY: as in `read_hi`; the slot is owned by the driver (not
+        // posted) while it is written.
+        unsafe {
+            self.base
+                .as_ptr()
+                .add(i & self.mask)
+                .write_volatile([w[0].to_le(), w[1].to_le()])
+        }
+    }
+
+    #[inline(always)]
+    fn clear_hi(&self, i: usize) {
+        // SAFETY: as in `write`.
+        unsafe { (&raw mut (*self.base.as_ptr().add(i & self.mask))[1]).write_volatile(0) }
+    }
+}
+
+// SAFETY: the ring pointer refers to the owned `region`, which is `Send`.
+unsafe impl Send for Ring {}
+
+/// What the card hands a new queue driver.
+#[derive(Debug)]
+pub(crate) struct QueueParts {
+    pub index: u16,
+    pub rx_ring: DmaRegion,
+    pub rx_len: usize,
+    pub rx_buf_len: u32,
+    pub tx_ring: DmaRegion,
+    pub tx_len: usize,
+    pub completion: TxCompletion,
+    pub head_wb: Option<DmaRegion>,
+}
+
+/// The driver of one 82599 RX/TX queue pair.
+///
+/// `RXN` and `TXN` bound the ring sizes (the bookkeeping for posted buffers
+/// lives inline). It touches only its own ring registers (RDT, TDT, and
+/// EIMS/EIMC bits of its own vector, which are write-1-to-set/clear so no
+/// other owner's bits change), takes no lock and is `Send`.
+#[derive(Debug)]
+pub struct IxgbeQueue<R, const RXN: usize, const TXN: usize> {
+    regs: R,
+    index: u16,
+    rx: Ring,
+    rx_bufs: [Option<PacketBuf>; RXN],
+    rx_buf_len: u32,
+    /// Next slot to complete.
+    rx_next: usize,
+    /// Slots posted to the device, from `rx_next` on.
+    rx_posted: usize,
+    tx: Ring,
+    tx_bufs: [Option<PacketBuf>; TXN],
+    /// Oldest slot not yet reclaimed.
+    tx_clean: usize,
+    /// Slots in use from `tx_clean` on (data and context descriptors).
+    tx_used: usize,
+    tx_ctx: Option<TxContextKey>,
+    completion: TxCompletion,
+    head_wb: Option<DmaRegion>,
+    stopped: bool,
+}
+
+impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, TXN> {
+    pub(crate) fn new(regs: R, p: QueueParts) -> Self {
+        // Slot indices are ring indices reduced modulo the capacity, which
+        // is then a mask (rings are powers of two no larger than it).
+        const { assert!(RXN.is_power_of_two() && TXN.is_power_of_two()) };
+        Self {
+            regs,
+            index: p.index,
+            rx: Ring::new(p.rx_ring, p.rx_len),
+            rx_bufs: [const { None }; RXN],
+            rx_buf_len: p.rx_buf_len,
+            rx_next: 0,
+            rx_posted: 0,
+            tx: Ring::new(p.tx_ring, p.tx_len),
+            tx_bufs: [const { None }; TXN],
+            tx_clean: 0,
+            tx_used: 0,
+            tx_ctx: None,
+            completion: p.completion,
+            head_wb: p.head_wb,
+            stopped: false,
+        }
+    }
+
+    /// Receive ring size in descriptors.
+    pub fn rx_ring_len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Transmit ring size in descriptors.
+    pub fn tx_ring_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Gives back the ring memory after [`release`](QueueDriver::release)
+    /// emptied the queue (for the host to free once the queue is stopped).
+    pub fn into_rings(self) -> (DmaRegion, DmaRegion, Option<DmaRegion>) {
+        (self.rx.region, self.tx.region, self.head_wb)
+    }
+
+    fn tx_context(&self, buf: &PacketBuf) -> Option<TxContextKey> {
+        let f = buf.tx.flags;
+        if f.is_empty() {
+            return None;
+        }
+        Some(TxContextKey {
+            flags: f.bits(),
+            l2_len: buf.tx.l2_len,
+            l3_len: buf.tx.l3_len,
+        })
+    }
+
+    fn context(key: TxContextKey) -> AdvTxContext {
+        let f = TxFlags::from_bits_retain(key.flags);
+        let mut tucmd = 0;
+        if f.contains(TxFlags::IPV4_CSUM) {
+            tucmd |= tx::TUCMD_IPV4;
+        }
+        if f.contains(TxFlags::TCP_CSUM) {
+            tucmd |= tx::TUCMD_L4T_TCP;
+        }
+        AdvTxContext {
+            vlan_macip_lens: U32::new(
+                u32::from(key.l3_len & 0x1FF) | (u32::from(key.l2_len & 0x7F) << tx::MACLEN_SHIFT),
+            ),
+            seqnum_seed: U32::new(0),
+            type_tucmd_mlhl: U32::new(tucmd | tx::DTYP_CTXT | tx::DCMD_DEXT),
+            mss_l4len_idx: U32::new(0),
+        }
+    }
+
+    fn popts(key: TxContextKey) -> u32 {
+        let f = TxFlags::from_bits_retain(key.flags);
+        let mut popts = tx::CC;
+        if f.contains(TxFlags::IPV4_CSUM) {
+            popts |= tx::POPTS_IXSM;
+        }
+        if f.intersects(TxFlags::TCP_CSUM | TxFlags::UDP_CSUM) {
+            popts |= tx::POPTS_TXSM;
+        }
+        popts
+    }
+
+    /// How many transmit slots the device reports done: the validated head
+    /// write-back distance, or unbounded when each descriptor's DD decides.
+    #[inline(always)]
+    fn tx_done_budget(&self) -> Result<usize, ErrorKind> {
+        match self.completion {
+            TxCompletion::HeadWriteBack => {
+                let done = self.tx_done_by_head()?;
+                // Descriptor contents are read only after the head.
+                fence(Ordering::Acquire);
+                Ok(done)
+            }
+            TxCompletion::DescriptorDone => Ok(usize::MAX),
+        }
+    }
+
+    /// The oldest completed frame: its data slot and the slots it frees (2
+    /// when a context descriptor precedes it, which completes with it).
+    #[inline(always)]
+    fn tx_peek_done(&self, head_left: usize) -> Result<Option<(usize, usize)>, ErrorKind> {
+        if self.tx_used == 0 || head_left == 0 {
+            return Ok(None);
+        }
+        let i = self.tx_clean;
+        let (data, slots) = if self.tx_bufs[i % TXN].is_some() {
+            (i, 1)
+        } else if self.tx_used >= 2 {
+            ((i + 1) & self.tx.mask, 2)
+        } else {
+            // An empty slot is a context descriptor, always followed by data.
+            return Err(ErrorKind::DeviceFault);
+        };
+        let complete = match self.completion {
+            TxCompletion::HeadWriteBack => head_left >= slots,
+            TxCompletion::DescriptorDone => {
+                let sta = (self.tx.read_hi(data) >> 32) as u32;
+                sta & tx::STA_DD != 0
+            }
+        };
+        Ok(complete.then_some((data, slots)))
+    }
+
+    #[inline(always)]
+    fn tx_commit_done(&mut self, data: usize, slots: usize, head_left: &mut usize) {
+        self.tx_clean = (data + 1) & self.tx.mask;
+        self.tx_used -= slots;
+        *head_left = head_left.saturating_sub(slots);
+    }
+
+    /// Moves completed transmit buffers straight back to the receive ring,
+    /// each reset to `headroom`, with one doorbell: `tx_reclaim` and
+    /// `refill` in one pass, without the caller's batch (the forwarding
+    /// case). Returns how many buffers were posted.
+    ///
+    /// A buffer whose room after `headroom` is smaller than the queue's
+    /// receive buffer length stays in the transmit ring (for `tx_reclaim`)
+    /// and the call returns `InvalidArgument`.
+    ///
+    /// # Examples
+    ///
+    /// See the forwarding loop in the crate documentation.
+    pub fn recycle(&mut self, headroom: u32) -> Result<usize, ErrorKind> {
+        if self.stopped {
+            return Err(ErrorKind::InvalidState);
+        }
+        let mut head_left = self.tx_done_budget()?;
+        let mask = self.rx.mask;
+        let budget = mask - self.rx_posted;
+        let mut i = (self.rx_next + self.rx_posted) & mask;
+        let mut n = 0;
+        let mut result = Ok(());
+        let buf_len = self.rx_buf_len;
+        let rx_ring = self.rx.view;
+        if self.completion == TxCompletion::HeadWriteBack {
+            // Every slot before the validated head is done; context slots
+            // hold no buffer and are passed over.
+            let tx_mask = self.tx.mask;
+            let mut c = self.tx_clean;
+            while head_left > 0 && n < budget {
+                let slot = &mut self.tx_bufs[c % TXN];
+                if let Some(buf) = slot.as_mut() {
+                    if buf.capacity().saturating_sub(headroom) < buf_len {
+                        result = Err(ErrorKind::InvalidArgument);
+                        break;
+                    }
+                    buf.reset(headroom);
+                    rx_ring.write(i, [buf.phys_addr(), 0]);
+                    self.rx_bufs[i % RXN] = slot.take();
+                    i = (i + 1) & mask;
+                    n += 1;
+                }
+                c = (c + 1) & tx_mask;
+                head_left -= 1;
+                self.tx_used -= 1;
+            }
+            self.tx_clean = c;
+            head_left = 0;
+        }
+        while n < budget {
+            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
+                break;
+            };
+            let slot = &mut self.tx_bufs[data % TXN];
+            let Some(buf) = slot.as_mut() else {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            };
+            if buf.capacity().saturating_sub(headroom) < buf_len {
+                result = Err(ErrorKind::InvalidArgument);
+                break;
+            }
+            buf.reset(headroom);
+            rx_ring.write(i, [buf.phys_addr(), 0]);
+            self.rx_bufs[i % RXN] = slot.take();
+            self.tx_commit_done(data, slots, &mut head_left);
+            i = (i + 1) & mask;
+            n += 1;
+        }
+        if n > 0 {
+            self.rx_posted += n;
+            // Descriptor stores must reach memory before the doorbell.
+            fence(Ordering::Release);
+            self.regs
+                .write32(regs::rdt(usize::from(self.index)), i as u32);
+        }
+        result.map(|()| n)
+    }
+
+    /// Completed transmit slots according to the head write-back, validated.
+    fn tx_done_by_head(&self) -> Result<usize, ErrorKind> {
+        let Some(wb) = &self.head_wb else {
+            return Err(ErrorKind::InvalidState);
+        };
+        // SAFETY: the region is at least 4 bytes, 16-byte aligned, owned by
+        // this queue; the device writes it, hence volatile.
+        let head = u32::from_le(unsafe { wb.virt().cast::<u32>().as_ptr().read_volatile() });
+        let head = head as usize;
+        if head >= self.tx.len() {
+            return Err(ErrorKind::DeviceFault);
+        }
+        let done = head.wrapping_sub(self.tx_clean) & self.tx.mask;
+        // A head beyond the tail: the device claims descriptors never posted.
+        if done > self.tx_used {
+            return Err(ErrorKind::DeviceFault);
+        }
+        Ok(done)
+    }
+}
+
+impl<R, const RXN: usize, const TXN: usize> ErrorType for IxgbeQueue<R, RXN, TXN> {
+    type Error = ErrorKind;
+}
+
+impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
+    for IxgbeQueue<R, RXN, TXN>
+{
+    fn index(&self) -> u16 {
+        self.index
+    }
+
+    fn rx_burst<const N: usize>(&mut self, out: &mut Batch<N>) -> Result<usize, ErrorKind> {
+        if self.stopped {
+            return Err(ErrorKind::InvalidState);
+        }
+        let budget = (N - out.len()).min(self.rx_posted);
+        let mask = self.rx.mask;
+        let buf_len = self.rx_buf_len;
+        let mut i = self.rx_next;
+        let mut n = 0;
+        let mut result = Ok(());
+        let ring = self.rx.view;
+        let slots = &mut self.rx_bufs;
+        while n < budget {
+            let hi = ring.read_hi(i);
+            let status = hi as u32;
+            if status & rx_status::DD == 0 {
+                break;
+            }
+            // The device writes DD last (§7.1.6.2): read the other word only
+            // after it, ordered by the acquire fence. Both words are local
+            // copies from here on, validated once.
+            fence(Ordering::Acquire);
+            let lo = ring.read_lo(i);
+            let len = (hi >> 32) as u16 as u32;
+            // Multi-descriptor frames are never enabled and a length beyond
+            // the posted buffer cannot be true: keep the buffer.
+            if status & rx_status::EOP == 0 || len > buf_len {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            }
+            let slot = &mut slots[i % RXN];
+            let Some(buf) = slot.as_mut() else {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            };
+            // Cannot fail: refill accepted only buffers with room for
+            // `rx_buf_len` bytes.
+            if buf.set_len(len).is_err() {
+                result = Err(ErrorKind::DeviceFault);
+                break;
+            }
+            buf.rx = rx_meta(lo, hi);
+            // Cannot fail: `budget` is at most the batch's free space.
+            if let Some(buf) = slot.take() {
+                if let Err(buf) = out.push_back(buf) {
+                    *slot = Some(buf);
+                    result = Err(ErrorKind::Other);
+                    break;
+                }
+            }
+            // Clear DD so a stale write-back is never taken for a new one.
+            ring.clear_hi(i);
+            i = (i + 1) & mask;
+            n += 1;
+        }
+        self.rx_next = i;
+        self.rx_posted -= n;
+        result?;
+        // The first slot not posted must not be done: a device that writes
+        // DD there completed a descriptor it was never given.
+        let free = (i + self.rx_posted) & mask;
+        if self.rx.read_hi(free) as u32 & rx_status::DD != 0 {
+            return Err(ErrorKind::DeviceFault);
+        }
+        Ok(n)
+    }
+
+    fn refill<const N: usize>(&mut self, bufs: &mut Batch<N>) -> Result<usize, ErrorKind> {
+        if self.stopped {
+            return Err(ErrorKind::InvalidState);
+        }
+        let mask = self.rx.mask;
+        // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
+        let budget = (mask - self.rx_posted).min(bufs.len());
+        let mut i = (self.rx_next + self.rx_posted) & mask;
+        let mut n = 0;
+        let mut result = Ok(());
+        let buf_len = self.rx_buf_len;
+        let ring = self.rx.view;
+        while n < budget {
+            let Some(front) = bufs.front() else { break };
+            if front.capacity() - front.headroom() < buf_len {
+                // The device may write `rx_buf_len` bytes: refuse a smaller buffer.
+                result = Err(ErrorKind::InvalidArgument);
+                break;
+            }
+            ring.write(i, [front.phys_addr(), 0]);
+            self.rx_bufs[i % RXN] = bufs.pop_front();
+            i = (i + 1) & mask;
+            n += 1;
+        }
+        if n > 0 {
+            self.rx_posted += n;
+            // Descriptor stores must reach memory before the doorbell.
+            fence(Ordering::Release);
+            self.regs
+                .write32(regs::rdt(usize::from(self.index)), i as u32);
+        }
+        result.map(|()| n)
+    }
+
+    fn rx_free(&self) -> usize {
+        self.rx.mask - self.rx_posted
+    }
+
+    fn tx_burst<const N: usize>(&mut self, bufs: &mut Batch<N>) -> Result<usize, ErrorKind> {
+        if self.stopped {
+            return Err(ErrorKind::InvalidState);
+        }
+        let ring = self.tx.view;
+        let mask = ring.mask;
+        let mut used = self.tx_used;
+        let mut tail = (self.tx_clean + used) & mask;
+        let mut n = 0;
+        let mut result = Ok(());
+        while let Some(front) = bufs.front() {
+            let len = front.len();
+            if len.wrapping_sub(1) >= MAX_TX_LEN {
+                result = Err(ErrorKind::InvalidArgument);
+                break;
+            }
+            let mut popts = 0;
+            if front.tx.flags.is_empty() {
+                if used >= mask {
+                    break;
+                }
+            } else {
+                let key = self.tx_context(front);
+                let need_ctx = key != self.tx_ctx;
+                if used + 1 + usize::from(need_ctx) > mask {
+                    break;
+                }
+                if let Some(key) = key {
+                    if need_ctx {
+                        ring.write(tail, desc::to_words(&Self::context(key)));
+                        self.tx_bufs[tail % TXN] = None;
+                        tail = (tail + 1) & mask;
+                        used += 1;
+                        self.tx_ctx = Some(key);
+                    }
+                    popts = Self::popts(key);
+                }
+            }
+            ring.write(tail, data_descriptor(front.phys_addr(), len, popts));
+            self.tx_bufs[tail % TXN] = bufs.pop_front();
+            tail = (tail + 1) & mask;
+            used += 1;
+            n += 1;
+        }
+        self.tx_used = used;
+        if n > 0 {
+            // Descriptor stores must reach memory before the doorbell.
+            fence(Ordering::Release);
+            self.regs
+                .write32(regs::tdt(usize::from(self.index)), tail as u32);
+        }
+        result.map(|()| n)
+    }
+
+    fn tx_reclaim<const N: usize>(&mut self, done: &mut Batch<N>) -> Result<usize, ErrorKind> {
+        let room = N - done.len();
+        let mut n = 0;
+        if self.completion == TxCompletion::HeadWriteBack {
+            // Every slot before the validated head is done; context slots
+            // hold no buffer and are passed over.
+            let mut left = self.tx_done_budget()?;
+            let mask = self.tx.mask;
+            let mut i = self.tx_clean;
+            while left > 0 && n < room {
+                if let Some(buf) = self.tx_bufs[i % TXN].take() {
+                    // Cannot fail: `room` is the batch's free space.
+                    if let Err(buf) = done.push_back(buf) {
+                        self.tx_bufs[i % TXN] = Some(buf);
+                        break;
+                    }
+                    n += 1;
+                }
+                i = (i + 1) & mask;
+                left -= 1;
+                self.tx_used -= 1;
+            }
+            self.tx_clean = i;
+            return Ok(n);
+        }
+        let mut head_left = usize::MAX;
+        while n < room {
+            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
+                break;
+            };
+            let Some(buf) = self.tx_bufs[data % TXN].take() else {
+                return Err(ErrorKind::DeviceFault);
+            };
+            // Cannot fail: `room` is the batch's free space.
+            if let Err(buf) = done.push_back(buf) {
+                self.tx_bufs[data % TXN] = Some(buf);
+                return Err(ErrorKind::Other);
+            }
+            self.tx_commit_done(data, slots, &mut head_left);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn tx_free(&self) -> usize {
+        self.tx.mask - self.tx_used
+    }
+
+    fn set_interrupt(&mut self, enabled: bool) -> Result<(), ErrorKind> {
+        let q = usize::from(self.index);
+        // Read (never write) the IVAR entry the card programmed for our
+        // receive side to learn our vector.
+        let ivar = self.regs.read32(regs::ivar(q / 2)) >> regs::ivar_field::shift(q, false);
+        if ivar & regs::ivar_field::ALLOC_VAL == 0 {
+            return Err(ErrorKind::InvalidState);
+        }
+        let vector = ivar & regs::ivar_field::VECTOR_MASK;
+        if vector >= 16 {
+            return Err(ErrorKind::Unsupported);
+        }
+        // EIMS/EIMC are write-1-to-set/clear: no read-modify-write, no lock.
+        let reg = if enabled { regs::EIMS } else { regs::EIMC };
+        self.regs.write32(reg, 1 << vector);
+        Ok(())
+    }
+
+    fn release<const N: usize>(&mut self, out: &mut Batch<N>) -> usize {
+        self.stopped = true;
+        let mut n = 0;
+        for slot in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {
+            if out.is_full() {
+                break;
+            }
+            if let Some(buf) = slot.take() {
+                if let Err(buf) = out.push_back(buf) {
+                    *slot = Some(buf);
+                    break;
+                }
+                n += 1;
+            }
+        }
+        if self.rx_bufs.iter().all(Option::is_none) {
+            self.rx_posted = 0;
+        }
+        if self.tx_bufs.iter().all(Option::is_none) {
+            self.tx_used = 0;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desc::AdvTxData;
+    use zerocopy::little_endian::U64;
+
+    fn naive(status: u32) -> u16 {
+        let mut f = RxFlags::empty();
+        if status & rx_status::IPCS != 0 {
+            f |= if status & rx_error::IPE != 0 {
+                RxFlags::IPV4_CSUM_BAD
+            } else {
+                RxFlags::IPV4_CSUM_OK
+            };
+        }
+        if status & rx_status::L4I != 0 {
+            f |= if status & rx_error::L4E != 0 {
+                RxFlags::L4_CSUM_BAD
+            } else {
+                RxFlags::L4_CSUM_OK
+            };
+        }
+        if status & rx_status::VP != 0 {
+            f |= RxFlags::VLAN_STRIPPED;
+        }
+        if status & rx_status::FLM != 0 {
+            f |= RxFlags::FILTER_MATCH;
+        }
+        f.bits()
+    }
+
+    #[test]
+    fn data_descriptor_words_match_the_layout() {
+        let popts = tx::CC | tx::POPTS_TXSM;
+        let d = AdvTxData {
+            buffer_addr: U64::new(0x00a0_0000_1080),
+            cmd_type_len: U32::new(
+                60 | tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS,
+            ),
+            olinfo_status: U32::new((60 << tx::PAYLEN_SHIFT) | popts),
+        };
+        assert_eq!(
+            data_descriptor(0x00a0_0000_1080, 60, popts),
+            desc::to_words(&d)
+        );
+    }
+
+    #[test]
+    fn status_table_agrees_with_the_bit_definitions() {
+        let bits = [
+            rx_status::FLM,
+            rx_status::VP,
+            rx_status::L4I,
+            rx_status::IPCS,
+            rx_error::L4E,
+            rx_error::IPE,
+            rx_status::DD,
+            rx_status::EOP,
+            rx_status::UDPCS,
+            rx_error::RXE,
+        ];
+        for combo in 0u32..(1 << bits.len()) {
+            let status = bits
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| combo & (1 << i) != 0)
+                .fold(0, |a, (_, b)| a | b);
+            assert_eq!(
+                STATUS_FLAGS[status_index(status)],
+                naive(status),
+                "{status:#x}"
+            );
+        }
+        let meta = rx_meta(0x1234_5678_0000_8012, 0x0005_003c_0000_0063);
+        assert_eq!(meta.rss_hash, 0x1234_5678);
+        assert_eq!(meta.vlan_tci, 5);
+        assert_eq!(meta.packet_type, 0x801);
+        assert!(
+            meta.flags
+                .contains(RxFlags::RSS_HASH | RxFlags::FILTER_MATCH | RxFlags::IPV4_CSUM_OK)
+        );
+    }
+}
