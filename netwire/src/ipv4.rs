@@ -588,19 +588,26 @@ impl Ipv4Repr {
         if caps.ipv4.rx() && !packet.verify_checksum() {
             return Err(Error::Checksum);
         }
+        // One header reference for all fields: one length check.
+        let h = packet.header();
+        let hl = ((h.version_ihl & 0x0f) as usize) * 4;
+        let ff = h.flags_frag_offset.get();
         Ok(Ipv4Repr {
-            src_addr: packet.src_addr(),
-            dst_addr: packet.dst_addr(),
-            next_header: packet.next_header(),
-            payload_len: packet.total_len() as usize - packet.header_len(),
-            hop_limit: packet.hop_limit(),
-            dscp: packet.dscp(),
-            ecn: packet.ecn(),
-            ident: packet.ident(),
-            dont_frag: packet.dont_frag(),
-            more_frags: packet.more_frags(),
-            frag_offset: packet.frag_offset(),
-            options: Ipv4Options::new(packet.options())?,
+            src_addr: Ipv4Addr::from(h.src_addr),
+            dst_addr: Ipv4Addr::from(h.dst_addr),
+            next_header: IpProtocol::from(h.protocol),
+            payload_len: h.total_len.get() as usize - hl,
+            hop_limit: h.ttl,
+            dscp: h.dscp_ecn >> 2,
+            ecn: h.dscp_ecn & 0x03,
+            ident: h.ident.get(),
+            dont_frag: ff & Ipv4Flags::DONT_FRAGMENT.bits() != 0,
+            more_frags: ff & Ipv4Flags::MORE_FRAGMENTS.bits() != 0,
+            frag_offset: (ff & FRAG_OFFSET_MASK) << 3,
+            options: match packet.options() {
+                [] => Ipv4Options::EMPTY,
+                raw => Ipv4Options::new(raw)?,
+            },
         })
     }
 

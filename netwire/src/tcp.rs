@@ -933,15 +933,17 @@ impl TcpRepr {
         if caps.tcp.rx() && !packet.verify_checksum(src_addr, dst_addr) {
             return Err(Error::Checksum);
         }
+        // One header reference for all fields: one length check.
+        let h = packet.header();
         let mut repr = TcpRepr::new(
-            packet.src_port(),
-            packet.dst_port(),
-            packet.seq_number(),
-            packet.ack_number(),
-            packet.flags(),
-            packet.window_len(),
+            h.src_port.get(),
+            h.dst_port.get(),
+            SeqNumber(h.seq_number.get()),
+            SeqNumber(h.ack_number.get()),
+            TcpFlags::from_bits_retain(h.offset_flags.get() & FLAGS_MASK),
+            h.window_len.get(),
         );
-        repr.urgent_pointer = packet.urgent_pointer();
+        repr.urgent_pointer = h.urgent_pointer.get();
         repr.payload_len = packet.payload().len();
         for opt in packet.options_iter() {
             match opt? {
