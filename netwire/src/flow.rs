@@ -130,6 +130,7 @@ fn ports(frame: &[u8], at: usize, end: usize, protocol: u8) -> Result<(u16, u16)
 /// [`Error::Malformed`] for a wrong IP version or impossible lengths;
 /// [`Error::Unsupported`] for EtherTypes other than IPv4/IPv6 (after at most
 /// one VLAN tag) and for IPv6 chains longer than eight extension headers.
+#[inline]
 pub fn dissect(frame: &[u8]) -> Result<Dissection> {
     let Some(eth) = frame.first_chunk::<14>() else {
         return Err(Error::Truncated);
@@ -152,6 +153,7 @@ pub fn dissect(frame: &[u8]) -> Result<Dissection> {
     }
 }
 
+#[inline]
 fn dissect_ipv4(frame: &[u8], off: usize, vlan: Option<VlanTci>) -> Result<Dissection> {
     let Some(h) = frame.get(off..).and_then(|b| b.first_chunk::<20>()) else {
         return Err(Error::Truncated);
