@@ -617,6 +617,13 @@ impl Ipv4Repr {
         HEADER_LEN + self.options.len()
     }
 
+    /// True when the packet is a fragment: More Fragments set or a nonzero
+    /// offset (RFC 791 §3.2).
+    #[inline]
+    pub const fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
+    }
+
     /// Header plus payload length.
     #[inline]
     pub const fn buffer_len(&self) -> usize {
@@ -700,6 +707,7 @@ mod tests {
         assert!(p.verify_checksum());
         let repr = Ipv4Repr::parse(&p, &ChecksumCapabilities::default()).unwrap();
         assert_eq!(repr.options.len(), 12);
+        assert!(repr.is_fragment());
         assert_eq!(repr.payload_len, 8);
         let mut out = [0u8; 40];
         out[32..].copy_from_slice(&b[32..]);

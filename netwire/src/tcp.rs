@@ -915,6 +915,15 @@ impl TcpRepr {
             .then_some(self.ack_number)
     }
 
+    /// Sequence space the segment occupies: payload length plus one each
+    /// for SYN and FIN (RFC 9293 §3.4).
+    #[inline]
+    pub fn segment_len(&self) -> usize {
+        self.payload_len
+            + self.flags.contains(TcpFlags::SYN) as usize
+            + self.flags.contains(TcpFlags::FIN) as usize
+    }
+
     /// Reads a segment, verifying its checksum when `caps.tcp.rx()`.
     ///
     /// NOPs, End of Option List and unknown options are skipped.

@@ -56,6 +56,7 @@ fn captured_syn_parses() {
         })
     );
     assert_eq!(repr.ack(), None);
+    assert_eq!(repr.segment_len(), 1);
     // Our layout matches Linux's: emitting gives back the captured bytes.
     let mut out = [0u8; 40];
     repr.emit(
