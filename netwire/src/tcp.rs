@@ -953,18 +953,67 @@ impl TcpRepr {
             h.window_len.get(),
         );
         repr.urgent_pointer = h.urgent_pointer.get();
-        repr.payload_len = packet.payload().len();
-        for opt in packet.options_iter() {
-            match opt? {
-                TcpOption::MaxSegmentSize(m) => repr.max_seg_size = Some(m),
-                TcpOption::WindowScale(s) => repr.window_scale = Some(s),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::Sack(s) => repr.sack_blocks = s,
-                TcpOption::Timestamps(t) => repr.timestamps = Some(t),
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+        let b = packet.buffer.as_ref();
+        let hl = packet.header_len();
+        repr.payload_len = b.len().saturating_sub(hl);
+        repr.parse_options(view::slice(b, HEADER_LEN, hl))?;
+        Ok(repr)
+    }
+
+    /// Decodes the options area into the repr's option fields, with the
+    /// same rules as [`TcpOptions`] but without building a [`TcpOption`]
+    /// per option.
+    fn parse_options(&mut self, opts: &[u8]) -> Result<()> {
+        let mut rest = opts;
+        loop {
+            let (kind, len) = match rest {
+                [] | [field::OPT_END, ..] => return Ok(()),
+                [field::OPT_NOP, tail @ ..] => {
+                    rest = tail;
+                    continue;
+                }
+                [kind, len, ..] if *len >= 2 && (*len as usize) <= rest.len() => {
+                    (*kind, *len as usize)
+                }
+                _ => return Err(Error::Malformed),
+            };
+            let (opt, tail) = rest.split_at(len);
+            rest = tail;
+            match (kind, &opt[2..]) {
+                (field::OPT_MSS, &[a, b]) => self.max_seg_size = Some(u16::from_be_bytes([a, b])),
+                (field::OPT_WS, &[s]) => self.window_scale = Some(s),
+                (field::OPT_SACKPERM, []) => self.sack_permitted = true,
+                (field::OPT_TSTAMP, &[a, b, c, d, e, f, g, h]) => {
+                    self.timestamps = Some(TcpTimestamps {
+                        tsval: u32::from_be_bytes([a, b, c, d]),
+                        tsecr: u32::from_be_bytes([e, f, g, h]),
+                    });
+                }
+                (field::OPT_SACK, body)
+                    if body.len() % 8 == 0 && (8..=8 * MAX_SACK_BLOCKS).contains(&body.len()) =>
+                {
+                    let mut s = SackBlocks::EMPTY;
+                    for c in body.chunks_exact(8) {
+                        s.push(SackBlock {
+                            left: SeqNumber(be32(c, 0)),
+                            right: SeqNumber(be32(c, 4)),
+                        });
+                    }
+                    self.sack_blocks = s;
+                }
+                (
+                    field::OPT_MSS
+                    | field::OPT_WS
+                    | field::OPT_SACKPERM
+                    | field::OPT_SACK
+                    | field::OPT_TSTAMP,
+                    _,
+                ) => {
+                    return Err(Error::Malformed);
+                }
+                _ => {}
             }
         }
-        Ok(repr)
     }
 
     /// Lengths of the fixed options (without SACK blocks) and the number of

@@ -362,6 +362,32 @@ proptest! {
     }
 
     #[test]
+    fn option_decoder_agrees_with_iterator(opts in proptest::collection::vec(
+        prop_oneof![Just(0u8), Just(1u8), Just(2u8), Just(3u8), Just(4u8), Just(5u8), Just(8u8), Just(10u8), any::<u8>()],
+        0..40,
+    )) {
+        let base = TcpRepr::new(0, 0, SeqNumber(0), SeqNumber(0), TcpFlags::empty(), 0);
+        let mut fast = base;
+        let fast_result = fast.parse_options(&opts);
+        let mut slow = base;
+        let slow_result = TcpOptions::new(&opts).try_for_each(|o| {
+            match o? {
+                TcpOption::MaxSegmentSize(m) => slow.max_seg_size = Some(m),
+                TcpOption::WindowScale(s) => slow.window_scale = Some(s),
+                TcpOption::SackPermitted => slow.sack_permitted = true,
+                TcpOption::Sack(s) => slow.sack_blocks = s,
+                TcpOption::Timestamps(t) => slow.timestamps = Some(t),
+                _ => {}
+            }
+            Ok(())
+        });
+        prop_assert_eq!(fast_result, slow_result);
+        if fast_result.is_ok() {
+            prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
     fn seq_order_matches_distance(a: u32, d in 1u32..(1 << 31)) {
         let x = SeqNumber(a);
         let y = x + d as usize;
