@@ -3,7 +3,9 @@
 //! [`FlowKey::from_ethernet_frame`] reads a whole Ethernet frame (an
 //! optional 802.1Q tag, IPv4 with options or IPv6 with extension headers,
 //! then TCP, UDP or SCTP ports) in one pass with fixed-offset loads. It
-//! never panics; malformed or truncated headers give an [`Error`].
+//! never panics; malformed or truncated headers give an [`Error`]. It does
+//! not verify checksums (a demultiplexer leaves that to the endpoint or the
+//! device). [`dissect_ip`] does the same for a bare IP packet.
 //!
 //! # Examples
 //!
@@ -153,6 +155,22 @@ pub fn dissect(frame: &[u8]) -> Result<Dissection> {
     }
 }
 
+/// Dissects a bare IPv4 or IPv6 packet (no link-layer header), chosen by
+/// the version nibble; offsets in the result are relative to `packet`.
+///
+/// # Errors
+///
+/// As [`dissect`]; [`Error::Malformed`] for a version other than 4 or 6.
+#[inline]
+pub fn dissect_ip(packet: &[u8]) -> Result<Dissection> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => dissect_ipv4(packet, 0, None),
+        Some(6) => dissect_ipv6(packet, 0, None),
+        Some(_) => Err(Error::Malformed),
+        None => Err(Error::Truncated),
+    }
+}
+
 #[inline]
 fn dissect_ipv4(frame: &[u8], off: usize, vlan: Option<VlanTci>) -> Result<Dissection> {
     let Some(h) = frame.get(off..).and_then(|b| b.first_chunk::<20>()) else {
@@ -297,6 +315,12 @@ impl FlowKey {
     #[inline]
     pub fn from_ethernet_frame(frame: &[u8]) -> Result<FlowKey> {
         dissect(frame).map(|d| d.key)
+    }
+
+    /// The flow key of a bare IP packet; see [`dissect_ip`].
+    #[inline]
+    pub fn from_ip_packet(packet: &[u8]) -> Result<FlowKey> {
+        dissect_ip(packet).map(|d| d.key)
     }
 
     /// True for any fragment, first or later.
