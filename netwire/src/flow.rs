@@ -368,9 +368,10 @@ impl FlowKey {
 
     /// The RSS hash of this flow: over addresses and ports when
     /// `with_ports` and [`has_ports`](Self::has_ports), else over the
-    /// addresses only (as the 82599 does for fragments, datasheet
-    /// §7.1.2.8.2). Mixed address families hash the addresses only as
-    /// bytes in order, which matches no hardware; it does not panic.
+    /// addresses only (the 82599 does not treat a fragment as TCP or UDP
+    /// for RSS, datasheet §7.1.2.8). Mixed address families hash the
+    /// addresses as bytes in order, which matches no hardware; it does not
+    /// panic.
     pub fn rss_hash(&self, key: &ToeplitzKey, with_ports: bool) -> u32 {
         let ports = with_ports && self.has_ports();
         match (self.src_addr, self.dst_addr) {
