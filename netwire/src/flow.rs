@@ -366,6 +366,18 @@ impl FlowKey {
         }
     }
 
+    /// The key with the smaller (address, port) endpoint as source, so both
+    /// directions of a connection map to the same key.
+    #[inline]
+    #[must_use]
+    pub fn canonical(&self) -> FlowKey {
+        if (self.dst_addr, self.dst_port) < (self.src_addr, self.src_port) {
+            self.reversed()
+        } else {
+            *self
+        }
+    }
+
     /// The RSS hash of this flow: over addresses and ports when
     /// `with_ports` and [`has_ports`](Self::has_ports), else over the
     /// addresses only (the 82599 does not treat a fragment as TCP or UDP
