@@ -649,25 +649,37 @@ impl Ipv4Repr {
             return Err(Error::Truncated);
         }
         let total = u16::try_from(self.buffer_len()).map_err(|_| Error::Malformed)?;
-        packet.set_version_and_header_len(hl);
-        packet.set_dscp_ecn(self.dscp, self.ecn);
-        packet.set_total_len(total);
-        packet.set_ident(self.ident);
-        let mut flags = Ipv4Flags::empty();
-        flags.set(Ipv4Flags::DONT_FRAGMENT, self.dont_frag);
-        flags.set(Ipv4Flags::MORE_FRAGMENTS, self.more_frags);
-        packet.set_flags_frag_offset(flags, self.frag_offset);
-        packet.set_hop_limit(self.hop_limit);
-        packet.set_next_header(self.next_header);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        packet
-            .options_mut()
-            .copy_from_slice(self.options.as_bytes());
+        let mut flags = 0;
+        if self.dont_frag {
+            flags |= Ipv4Flags::DONT_FRAGMENT.bits();
+        }
+        if self.more_frags {
+            flags |= Ipv4Flags::MORE_FRAGMENTS.bits();
+        }
+        // The whole fixed header in one store; the length check above
+        // guarantees the buffer holds it and the options.
+        let (h, rest) =
+            Ipv4Header::mut_from_prefix(packet.buffer.as_mut()).map_err(|_| Error::Truncated)?;
+        *h = Ipv4Header {
+            version_ihl: 0x40 | ((hl / 4) as u8 & 0x0f),
+            dscp_ecn: (self.dscp << 2) | (self.ecn & 0x03),
+            total_len: U16::new(total),
+            ident: U16::new(self.ident),
+            flags_frag_offset: U16::new(flags | (self.frag_offset >> 3)),
+            ttl: self.hop_limit,
+            protocol: self.next_header.into(),
+            checksum: U16::ZERO,
+            src_addr: self.src_addr.octets(),
+            dst_addr: self.dst_addr.octets(),
+        };
+        let opts = self.options.as_bytes();
+        if !opts.is_empty() {
+            rest.get_mut(..opts.len())
+                .ok_or(Error::Truncated)?
+                .copy_from_slice(opts);
+        }
         if caps.ipv4.tx() {
             packet.fill_checksum();
-        } else {
-            packet.set_checksum(0);
         }
         Ok(())
     }

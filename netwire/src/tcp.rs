@@ -1076,59 +1076,81 @@ impl TcpRepr {
             Ordering::Greater => return Err(Error::Malformed),
             Ordering::Equal => {}
         }
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq_number);
-        packet.set_ack_number(self.ack_number);
-        packet.set_header_len(hl);
-        packet.set_flags(self.flags);
-        packet.set_window_len(self.window_len);
-        packet.set_urgent_pointer(self.urgent_pointer);
-        self.emit_options(packet.options_mut())?;
+        // The whole fixed header in one store; the length check above
+        // guarantees the buffer holds it and the options.
+        let (h, rest) =
+            TcpHeader::mut_from_prefix(packet.buffer.as_mut()).map_err(|_| Error::Truncated)?;
+        *h = TcpHeader {
+            src_port: U16::new(self.src_port),
+            dst_port: U16::new(self.dst_port),
+            seq_number: U32::new(self.seq_number.0),
+            ack_number: U32::new(self.ack_number.0),
+            offset_flags: U16::new((((hl / 4) as u16) << 12) | (self.flags.bits() & FLAGS_MASK)),
+            window_len: U16::new(self.window_len),
+            checksum: U16::ZERO,
+            urgent_pointer: U16::new(self.urgent_pointer),
+        };
+        self.emit_options(rest.get_mut(..hl - HEADER_LEN).ok_or(Error::Truncated)?)?;
         if caps.tcp.tx() {
             packet.fill_checksum(src_addr, dst_addr);
-        } else {
-            packet.set_checksum(0);
         }
         Ok(())
     }
 
-    fn emit_options(&self, mut buf: &mut [u8]) -> Result<()> {
-        use TcpOption as O;
+    fn emit_options(&self, buf: &mut [u8]) -> Result<()> {
+        /// Appends `bytes` at `*n`; the layout keeps every write inside the
+        /// 40-byte area, so the bounds check never fails.
+        fn put(area: &mut [u8; MAX_OPTIONS_LEN], n: &mut usize, bytes: &[u8]) {
+            if let Some(dst) = area.get_mut(*n..*n + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            *n += bytes.len();
+        }
+        use field::{OPT_MSS, OPT_NOP, OPT_SACK, OPT_SACKPERM, OPT_TSTAMP, OPT_WS};
         let (_, sacks) = self.layout();
+        // Unwritten bytes stay End of Option List (zero) padding.
+        let mut area = [field::OPT_END; MAX_OPTIONS_LEN];
+        let mut n = 0;
         if let Some(mss) = self.max_seg_size {
-            buf = O::MaxSegmentSize(mss).emit(buf)?;
+            let [hi, lo] = mss.to_be_bytes();
+            put(&mut area, &mut n, &[OPT_MSS, 4, hi, lo]);
         }
         match (self.sack_permitted, self.timestamps) {
-            (true, Some(ts)) => {
-                buf = O::SackPermitted.emit(buf)?;
-                buf = O::Timestamps(ts).emit(buf)?;
+            (sack_permitted, Some(ts)) => {
+                // SACK-Permitted fills the two bytes that would be NOP NOP.
+                let lead = if sack_permitted {
+                    [OPT_SACKPERM, 2]
+                } else {
+                    [OPT_NOP, OPT_NOP]
+                };
+                let [a, b, c, d] = ts.tsval.to_be_bytes();
+                let [e, f, g, h] = ts.tsecr.to_be_bytes();
+                put(
+                    &mut area,
+                    &mut n,
+                    &[lead[0], lead[1], OPT_TSTAMP, 10, a, b, c, d, e, f, g, h],
+                );
             }
-            (false, Some(ts)) => {
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::Timestamps(ts).emit(buf)?;
-            }
-            (true, None) => {
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::SackPermitted.emit(buf)?;
-            }
+            (true, None) => put(&mut area, &mut n, &[OPT_NOP, OPT_NOP, OPT_SACKPERM, 2]),
             (false, None) => {}
         }
         if let Some(ws) = self.window_scale {
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::WindowScale(ws).emit(buf)?;
+            put(&mut area, &mut n, &[OPT_NOP, OPT_WS, 3, ws]);
         }
         if sacks > 0 {
-            let mut s = self.sack_blocks;
-            s.truncate(sacks);
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::Sack(s).emit(buf)?;
+            put(
+                &mut area,
+                &mut n,
+                &[OPT_NOP, OPT_NOP, OPT_SACK, (2 + 8 * sacks) as u8],
+            );
+            for b in self.sack_blocks.as_slice().iter().take(sacks) {
+                let [a0, a1, a2, a3] = b.left.0.to_be_bytes();
+                let [b0, b1, b2, b3] = b.right.0.to_be_bytes();
+                put(&mut area, &mut n, &[a0, a1, a2, a3, b0, b1, b2, b3]);
+            }
         }
-        // The layout is a multiple of four; anything left is End of Option List.
-        buf.fill(field::OPT_END);
+        let src = area.get(..buf.len()).ok_or(Error::Truncated)?;
+        buf.copy_from_slice(src);
         Ok(())
     }
 }
