@@ -581,22 +581,30 @@ impl Ipv4Repr {
         packet: &Ipv4Packet<T>,
         caps: &ChecksumCapabilities,
     ) -> Result<Ipv4Repr> {
-        packet.check_len()?;
-        if packet.version() != 4 {
+        // One header reference and the length checks of `check_len`, done
+        // once here rather than once per accessor.
+        let b = packet.buffer.as_ref();
+        let (h, _) = Ipv4Header::ref_from_prefix(b).map_err(|_| Error::Truncated)?;
+        let hl = ((h.version_ihl & 0x0f) as usize) * 4;
+        let tl = h.total_len.get() as usize;
+        if hl < HEADER_LEN || tl < hl {
             return Err(Error::Malformed);
         }
-        if caps.ipv4.rx() && !packet.verify_checksum() {
+        if tl > b.len() {
+            return Err(Error::Truncated);
+        }
+        if h.version_ihl >> 4 != 4 {
+            return Err(Error::Malformed);
+        }
+        if caps.ipv4.rx() && !checksum::verify(view::slice(b, 0, hl)) {
             return Err(Error::Checksum);
         }
-        // One header reference for all fields: one length check.
-        let h = packet.header();
-        let hl = ((h.version_ihl & 0x0f) as usize) * 4;
         let ff = h.flags_frag_offset.get();
         Ok(Ipv4Repr {
             src_addr: Ipv4Addr::from(h.src_addr),
             dst_addr: Ipv4Addr::from(h.dst_addr),
             next_header: IpProtocol::from(h.protocol),
-            payload_len: h.total_len.get() as usize - hl,
+            payload_len: tl - hl,
             hop_limit: h.ttl,
             dscp: h.dscp_ecn >> 2,
             ecn: h.dscp_ecn & 0x03,
@@ -604,7 +612,7 @@ impl Ipv4Repr {
             dont_frag: ff & Ipv4Flags::DONT_FRAGMENT.bits() != 0,
             more_frags: ff & Ipv4Flags::MORE_FRAGMENTS.bits() != 0,
             frag_offset: (ff & FRAG_OFFSET_MASK) << 3,
-            options: match packet.options() {
+            options: match view::slice(b, HEADER_LEN, hl) {
                 [] => Ipv4Options::EMPTY,
                 raw => Ipv4Options::new(raw)?,
             },
