@@ -155,6 +155,93 @@ library_benchmark_group!(
         toeplitz_direct_v4_tcp
     ]
 );
+// The same operations with smoltcp 0.14's `wire` module, on the same
+// bytes, for a peer figure.
+use smoltcp::phy::ChecksumCapabilities as SCaps;
+use smoltcp::wire::{
+    EthernetFrame as SEth, IpAddress, Ipv4Packet as SIp, Ipv4Repr as SIpRepr, TcpControl,
+    TcpPacket as STcp, TcpRepr as STcpRepr, TcpSeqNumber, TcpTimestampRepr,
+};
+
+fn software() -> SCaps {
+    SCaps::default()
+}
+
+fn ignored() -> SCaps {
+    SCaps::ignored()
+}
+
+#[library_benchmark]
+#[bench::tcp_v4(&frames::TCP_PSH_DATA[..])]
+fn smoltcp_views_ports(frame: &'static [u8]) -> Option<(Ipv4Addr, Ipv4Addr, u16, u16)> {
+    let eth = SEth::new_checked(black_box(frame)).ok()?;
+    let ip = SIp::new_checked(eth.payload()).ok()?;
+    let tcp = STcp::new_checked(ip.payload()).ok()?;
+    black_box(Some((
+        ip.src_addr(),
+        ip.dst_addr(),
+        tcp.src_port(),
+        tcp.dst_port(),
+    )))
+}
+
+#[library_benchmark]
+#[bench::software(setup = software)]
+#[bench::offloaded(setup = ignored)]
+fn smoltcp_ipv4_repr_parse(caps: SCaps) -> Option<SIpRepr> {
+    let p = SIp::new_unchecked(black_box(&frames::TCP_PSH_DATA[14..]));
+    black_box(SIpRepr::parse(&p, &caps).ok())
+}
+
+#[library_benchmark]
+#[bench::software(setup = software)]
+#[bench::offloaded(setup = ignored)]
+fn smoltcp_tcp_repr_parse(caps: SCaps) -> Option<STcpRepr<'static>> {
+    let p = STcp::new_unchecked(black_box(&frames::TCP_PSH_DATA[34..]));
+    let (s, d) = (
+        IpAddress::Ipv4(Ipv4Addr::new(10, 0, 0, 1)),
+        IpAddress::Ipv4(Ipv4Addr::new(10, 0, 0, 2)),
+    );
+    black_box(STcpRepr::parse(&p, &s, &d, &caps).ok())
+}
+
+#[library_benchmark]
+#[bench::software(setup = software)]
+#[bench::offloaded(setup = ignored)]
+fn smoltcp_tcp_repr_emit(caps: SCaps) -> [u8; 32] {
+    let repr = STcpRepr {
+        src_port: 8080,
+        dst_port: 41754,
+        control: TcpControl::None,
+        seq_number: TcpSeqNumber(1),
+        ack_number: Some(TcpSeqNumber(2)),
+        window_len: 512,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: Some(TcpTimestampRepr::new(1, 2)),
+        payload: &[],
+    };
+    let (s, d) = (
+        IpAddress::Ipv4(Ipv4Addr::new(10, 0, 0, 2)),
+        IpAddress::Ipv4(Ipv4Addr::new(10, 0, 0, 1)),
+    );
+    let mut out = [0u8; 32];
+    black_box(&repr).emit(&mut STcp::new_unchecked(&mut out[..]), &s, &d, &caps);
+    black_box(out)
+}
+
+library_benchmark_group!(
+    name = smoltcp_peer,
+    benchmarks = [
+        smoltcp_views_ports,
+        smoltcp_ipv4_repr_parse,
+        smoltcp_tcp_repr_parse,
+        smoltcp_tcp_repr_emit
+    ]
+);
+
 library_benchmark_group!(
     name = parsing,
     benchmarks = [
@@ -166,4 +253,9 @@ library_benchmark_group!(
     ]
 );
 
-main!(library_benchmark_groups = checksums, rss, parsing);
+main!(
+    library_benchmark_groups = checksums,
+    rss,
+    parsing,
+    smoltcp_peer
+);
