@@ -3,7 +3,9 @@
 //! [`FlowKey::from_ethernet_frame`] reads a whole Ethernet frame (an
 //! optional 802.1Q tag, IPv4 with options or IPv6 with extension headers,
 //! then TCP, UDP or SCTP ports) in one pass with fixed-offset loads. It
-//! never panics; malformed or truncated headers give an [`Error`].
+//! never panics; malformed or truncated headers give an [`Error`]. It does
+//! not verify checksums (a demultiplexer leaves that to the endpoint or the
+//! device). [`dissect_ip`] does the same for a bare IP packet.
 //!
 //! # Examples
 //!
@@ -130,6 +132,7 @@ fn ports(frame: &[u8], at: usize, end: usize, protocol: u8) -> Result<(u16, u16)
 /// [`Error::Malformed`] for a wrong IP version or impossible lengths;
 /// [`Error::Unsupported`] for EtherTypes other than IPv4/IPv6 (after at most
 /// one VLAN tag) and for IPv6 chains longer than eight extension headers.
+#[inline]
 pub fn dissect(frame: &[u8]) -> Result<Dissection> {
     let Some(eth) = frame.first_chunk::<14>() else {
         return Err(Error::Truncated);
@@ -152,6 +155,23 @@ pub fn dissect(frame: &[u8]) -> Result<Dissection> {
     }
 }
 
+/// Dissects a bare IPv4 or IPv6 packet (no link-layer header), chosen by
+/// the version nibble; offsets in the result are relative to `packet`.
+///
+/// # Errors
+///
+/// As [`dissect`]; [`Error::Malformed`] for a version other than 4 or 6.
+#[inline]
+pub fn dissect_ip(packet: &[u8]) -> Result<Dissection> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => dissect_ipv4(packet, 0, None),
+        Some(6) => dissect_ipv6(packet, 0, None),
+        Some(_) => Err(Error::Malformed),
+        None => Err(Error::Truncated),
+    }
+}
+
+#[inline]
 fn dissect_ipv4(frame: &[u8], off: usize, vlan: Option<VlanTci>) -> Result<Dissection> {
     let Some(h) = frame.get(off..).and_then(|b| b.first_chunk::<20>()) else {
         return Err(Error::Truncated);
@@ -297,6 +317,12 @@ impl FlowKey {
         dissect(frame).map(|d| d.key)
     }
 
+    /// The flow key of a bare IP packet; see [`dissect_ip`].
+    #[inline]
+    pub fn from_ip_packet(packet: &[u8]) -> Result<FlowKey> {
+        dissect_ip(packet).map(|d| d.key)
+    }
+
     /// True for any fragment, first or later.
     #[inline]
     pub const fn is_fragment(&self) -> bool {
@@ -340,11 +366,24 @@ impl FlowKey {
         }
     }
 
+    /// The key with the smaller (address, port) endpoint as source, so both
+    /// directions of a connection map to the same key.
+    #[inline]
+    #[must_use]
+    pub fn canonical(&self) -> FlowKey {
+        if (self.dst_addr, self.dst_port) < (self.src_addr, self.src_port) {
+            self.reversed()
+        } else {
+            *self
+        }
+    }
+
     /// The RSS hash of this flow: over addresses and ports when
     /// `with_ports` and [`has_ports`](Self::has_ports), else over the
-    /// addresses only (as the 82599 does for fragments, datasheet
-    /// §7.1.2.8.2). Mixed address families hash the addresses only as
-    /// bytes in order, which matches no hardware; it does not panic.
+    /// addresses only (the 82599 does not treat a fragment as TCP or UDP
+    /// for RSS, datasheet §7.1.2.8). Mixed address families hash the
+    /// addresses as bytes in order, which matches no hardware; it does not
+    /// panic.
     pub fn rss_hash(&self, key: &ToeplitzKey, with_ports: bool) -> u32 {
         let ports = with_ports && self.has_ports();
         match (self.src_addr, self.dst_addr) {

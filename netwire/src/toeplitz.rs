@@ -29,7 +29,8 @@
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-/// Length of an RSS key: 320 bits (82599 datasheet §8.2.3.7.14, RSSRK).
+/// Length of an RSS key: 320 bits (82599 datasheet §7.1.2.8.1; the RSSRK
+/// registers hold it).
 pub const KEY_LEN: usize = 40;
 
 /// The key from Microsoft's "Verifying the RSS Hash Calculation" (also the

@@ -85,6 +85,16 @@ fn captured_frames() {
 }
 
 #[test]
+fn bare_ip_packets() {
+    let k = FlowKey::from_ip_packet(&frames::TCP_SYN[14..]).unwrap();
+    assert_eq!(k, FlowKey::from_ethernet_frame(&frames::TCP_SYN).unwrap());
+    let d = dissect_ip(&frames::UDP_IPV6[14..]).unwrap();
+    assert_eq!((d.l3_offset, d.l4_offset, d.key.dst_port), (0, 40, 7777));
+    assert_eq!(dissect_ip(&[]), Err(Error::Truncated));
+    assert_eq!(dissect_ip(&[0x50; 40]), Err(Error::Malformed));
+}
+
+#[test]
 fn vlan_tag_is_skipped_and_reported() {
     let f = tagged(&frames::TCP_SYN);
     let d = dissect(&f).unwrap();
@@ -278,6 +288,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..128)) {
         let _ = dissect(&data);
+        let _ = dissect_ip(&data);
     }
 
     #[test]
