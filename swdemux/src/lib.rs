@@ -4,3 +4,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #[cfg(any(test, feature = "std"))]
 extern crate std;
+
+mod error;
+pub mod insn;
+mod vm;
+
+pub use error::Error;
+pub use insn::{Insn, MAX_INSNS, MEMWORDS, Program};
+pub use vm::VerifiedProgram;
