@@ -156,14 +156,26 @@ impl Libpcap {
 
     /// Compiles an expression with the optimiser on, as tcpdump does.
     pub fn compile(&self, expr: &str) -> Result<PcapFilter<'_>, String> {
+        self.compile_opt(expr, true)
+    }
+
+    /// Compiles an expression, with or without libpcap's optimiser.
+    pub fn compile_opt(&self, expr: &str, optimize: bool) -> Result<PcapFilter<'_>, String> {
         let c = CString::new(expr).unwrap();
         let mut prog = BpfProgram {
             bf_len: 0,
             bf_insns: std::ptr::null_mut(),
         };
         // SAFETY: a live pcap_t, a valid out-pointer and a NUL-terminated string.
-        let rc =
-            unsafe { (self.compile)(self.handle, &mut prog, c.as_ptr(), 1, PCAP_NETMASK_UNKNOWN) };
+        let rc = unsafe {
+            (self.compile)(
+                self.handle,
+                &mut prog,
+                c.as_ptr(),
+                c_int::from(optimize),
+                PCAP_NETMASK_UNKNOWN,
+            )
+        };
         if rc != 0 {
             // SAFETY: pcap_geterr returns a NUL-terminated buffer owned by the pcap_t.
             let msg = unsafe { CStr::from_ptr((self.geterr)(self.handle)) };
