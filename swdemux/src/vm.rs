@@ -127,6 +127,47 @@ enum Op {
         msh: u32,
         off: u32,
     },
+    /// `jeq #k1 jt t1 jf L; L: jeq #k2 jt t2 jf f`.
+    Jeq2K {
+        k1: u32,
+        k2: u32,
+        t1: u16,
+        t2: u16,
+        f: u16,
+    },
+    /// `ldh [off]` then a [`Op::Jeq2K`] on the value.
+    JeqAbsH2 {
+        off: u32,
+        k1: u16,
+        k2: u16,
+        t1: u16,
+        t2: u16,
+        f: u16,
+    },
+    /// `ldb [off]` then a [`Op::Jeq2K`] on the value.
+    JeqAbsB2 {
+        off: u32,
+        k1: u16,
+        k2: u16,
+        t1: u16,
+        t2: u16,
+        f: u16,
+    },
+    /// `ldh [x + off]; jeq #k`.
+    JeqIndH {
+        off: u32,
+        k: u32,
+        t: u16,
+        f: u16,
+    },
+    /// `ldxb 4*([msh]&0xf); ldh [x + off]; jeq #k` (all three fit 16 bits).
+    MshJeqIndH {
+        msh: u16,
+        off: u16,
+        k: u16,
+        t: u16,
+        f: u16,
+    },
 }
 
 /// A program the verifier accepted, pre-decoded, in storage for `N`
@@ -147,6 +188,7 @@ enum Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProgram<const N: usize> {
     ops: heapless::Vec<Op, N>,
+    uses_mem: bool,
 }
 
 /// Reads that stay below this never overflow `u32` offset arithmetic.
@@ -329,8 +371,10 @@ impl<const N: usize> VerifiedProgram<N> {
                 }
             }
         }
+        let uses_mem = ops.iter().any(|o| mem_use(o) != (0, 0));
         fuse(&mut ops);
-        Ok(Self { ops })
+        encode_returns(&mut ops);
+        Ok(Self { ops, uses_mem })
     }
 
     /// Number of instructions.
@@ -353,7 +397,15 @@ impl<const N: usize> VerifiedProgram<N> {
     /// Runs the program on a captured frame `pkt` whose length on the wire
     /// was `wire_len` (what `BPF_LEN` loads; packet loads see only `pkt`).
     pub fn run_with_len(&self, pkt: &[u8], wire_len: u32) -> u32 {
-        let ops = self.ops.as_slice();
+        exec::<true>(&self.ops, pkt, wire_len)
+    }
+}
+
+/// The interpreter loop. `MEM` is false for programs that never touch
+/// scratch memory, which then need no scratch array at all.
+#[inline(always)]
+fn exec<const MEM: bool>(ops: &[Op], pkt: &[u8], wire_len: u32) -> u32 {
+    {
         let mut a: u32 = 0;
         let mut x: u32 = 0;
         let mut mem = [0u32; MEMWORDS];
@@ -367,9 +419,15 @@ impl<const N: usize> VerifiedProgram<N> {
             };
         }
         loop {
-            let Some(&o) = ops.get(pc) else { return 0 };
+            let Some(o) = ops.get(pc) else {
+                // An encoded jump to `ret #k` (see `encode_returns`).
+                return match ops.get(pc.wrapping_sub(ops.len())) {
+                    Some(&Op::RetK(k)) => k,
+                    _ => 0,
+                };
+            };
             pc += 1;
-            match o {
+            match *o {
                 Op::LdAbsW(k) => a = load!(ld_w(pkt, k as usize)),
                 Op::LdAbsH(k) => a = load!(ld_h(pkt, k as usize)),
                 Op::LdAbsB(k) => a = load!(ld_b(pkt, k as usize)),
@@ -378,13 +436,35 @@ impl<const N: usize> VerifiedProgram<N> {
                 Op::LdIndB(k) => a = load!(ld_b(pkt, ind(x, k))),
                 Op::LdImm(k) => a = k,
                 Op::LdLen => a = wire_len,
-                Op::LdMem(m) => a = mem[(m & 15) as usize],
+                Op::LdMem(m) => {
+                    a = if MEM {
+                        mem[(m & 15) as usize]
+                    } else {
+                        return 0;
+                    }
+                }
                 Op::LdxImm(k) => x = k,
                 Op::LdxLen => x = wire_len,
-                Op::LdxMem(m) => x = mem[(m & 15) as usize],
+                Op::LdxMem(m) => {
+                    x = if MEM {
+                        mem[(m & 15) as usize]
+                    } else {
+                        return 0;
+                    }
+                }
                 Op::LdxMsh(k) => x = (load!(ld_b(pkt, k as usize)) & 0xf) << 2,
-                Op::St(m) => mem[(m & 15) as usize] = a,
-                Op::Stx(m) => mem[(m & 15) as usize] = x,
+                Op::St(m) => {
+                    if !MEM {
+                        return 0;
+                    }
+                    mem[(m & 15) as usize] = a;
+                }
+                Op::Stx(m) => {
+                    if !MEM {
+                        return 0;
+                    }
+                    mem[(m & 15) as usize] = x;
+                }
                 Op::AddK(k) => a = a.wrapping_add(k),
                 Op::SubK(k) => a = a.wrapping_sub(k),
                 Op::MulK(k) => a = a.wrapping_mul(k),
@@ -450,6 +530,58 @@ impl<const N: usize> VerifiedProgram<N> {
                     // Skip the indirect load, already done.
                     pc += 1;
                 }
+                Op::Jeq2K { k1, k2, t1, t2, f } => {
+                    pc = if a == k1 {
+                        t1
+                    } else if a == k2 {
+                        t2
+                    } else {
+                        f
+                    } as usize;
+                }
+                Op::JeqAbsH2 {
+                    off,
+                    k1,
+                    k2,
+                    t1,
+                    t2,
+                    f,
+                } => {
+                    a = load!(ld_h(pkt, off as usize));
+                    pc = if a == u32::from(k1) {
+                        t1
+                    } else if a == u32::from(k2) {
+                        t2
+                    } else {
+                        f
+                    } as usize;
+                }
+                Op::JeqAbsB2 {
+                    off,
+                    k1,
+                    k2,
+                    t1,
+                    t2,
+                    f,
+                } => {
+                    a = load!(ld_b(pkt, off as usize));
+                    pc = if a == u32::from(k1) {
+                        t1
+                    } else if a == u32::from(k2) {
+                        t2
+                    } else {
+                        f
+                    } as usize;
+                }
+                Op::JeqIndH { off, k, t, f } => {
+                    a = load!(ld_h(pkt, ind(x, off)));
+                    pc = if a == k { t } else { f } as usize;
+                }
+                Op::MshJeqIndH { msh, off, k, t, f } => {
+                    x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
+                    a = load!(ld_h(pkt, x as usize + off as usize));
+                    pc = if a == u32::from(k) { t } else { f } as usize;
+                }
             }
         }
     }
@@ -462,16 +594,214 @@ fn fuse<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
         let (Some(&first), Some(&second)) = (ops.get(pc), ops.get(pc + 1)) else {
             continue;
         };
+        // A second `jeq` on the false branch of a `jeq` (A unchanged).
+        let chained = |f1: u16| match ops.get(f1 as usize) {
+            Some(&Op::JeqK { k, t, f }) => Some((k, t, f)),
+            _ => None,
+        };
+        let small = |k1: u32, k2: u32| Some((u16::try_from(k1).ok()?, u16::try_from(k2).ok()?));
         let fused = match (first, second) {
-            (Op::LdAbsB(off), Op::JeqK { k, t, f }) => Some(Op::JeqAbsB { off, k, t, f }),
-            (Op::LdAbsH(off), Op::JeqK { k, t, f }) => Some(Op::JeqAbsH { off, k, t, f }),
+            (
+                Op::JeqK {
+                    k: k1,
+                    t: t1,
+                    f: f1,
+                },
+                _,
+            ) => chained(f1).map(|(k2, t2, f)| Op::Jeq2K { k1, k2, t1, t2, f }),
+            (
+                Op::LdAbsH(off),
+                Op::JeqK {
+                    k: k1,
+                    t: t1,
+                    f: f1,
+                },
+            ) => match chained(f1).and_then(|(k2, t2, f)| Some((small(k1, k2)?, t2, f))) {
+                Some(((k1, k2), t2, f)) => Some(Op::JeqAbsH2 {
+                    off,
+                    k1,
+                    k2,
+                    t1,
+                    t2,
+                    f,
+                }),
+                None => Some(Op::JeqAbsH {
+                    off,
+                    k: k1,
+                    t: t1,
+                    f: f1,
+                }),
+            },
+            (
+                Op::LdAbsB(off),
+                Op::JeqK {
+                    k: k1,
+                    t: t1,
+                    f: f1,
+                },
+            ) => match chained(f1).and_then(|(k2, t2, f)| Some((small(k1, k2)?, t2, f))) {
+                Some(((k1, k2), t2, f)) => Some(Op::JeqAbsB2 {
+                    off,
+                    k1,
+                    k2,
+                    t1,
+                    t2,
+                    f,
+                }),
+                None => Some(Op::JeqAbsB {
+                    off,
+                    k: k1,
+                    t: t1,
+                    f: f1,
+                }),
+            },
             (Op::LdAbsW(off), Op::JeqK { k, t, f }) => Some(Op::JeqAbsW { off, k, t, f }),
             (Op::LdAbsH(off), Op::JsetK { k, t, f }) => Some(Op::JsetAbsH { off, k, t, f }),
-            (Op::LdxMsh(msh), Op::LdIndH(off)) => Some(Op::MshIndH { msh, off }),
+            (Op::LdIndH(off), Op::JeqK { k, t, f }) => Some(Op::JeqIndH { off, k, t, f }),
+            (Op::LdxMsh(msh), Op::LdIndH(off)) => match ops.get(pc + 2) {
+                Some(&Op::JeqK { k, t, f }) => {
+                    match (u16::try_from(msh), u16::try_from(off), u16::try_from(k)) {
+                        (Ok(msh), Ok(off), Ok(k)) => Some(Op::MshJeqIndH { msh, off, k, t, f }),
+                        _ => Some(Op::MshIndH { msh, off }),
+                    }
+                }
+                _ => Some(Op::MshIndH { msh, off }),
+            },
             _ => None,
         };
         if let (Some(o), Some(slot)) = (fused, ops.get_mut(pc)) {
             *slot = o;
+        }
+    }
+}
+
+/// Rewrites every jump to a `ret #k` as a target `len + t`: the interpreter's
+/// bounds check on the next index then doubles as the return test, so a
+/// jump to a return costs no dispatch.
+fn encode_returns(ops: &mut [Op]) {
+    let len = ops.len() as u16;
+    for pc in 0..ops.len() {
+        let Some(&o) = ops.get(pc) else { continue };
+        let enc = |t: u16| match ops.get(t as usize) {
+            Some(Op::RetK(_)) => len + t,
+            _ => t,
+        };
+        let new = match o {
+            Op::Ja(t) => Op::Ja(enc(t)),
+            Op::JeqK { k, t, f } => Op::JeqK {
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JgtK { k, t, f } => Op::JgtK {
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JgeK { k, t, f } => Op::JgeK {
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JsetK { k, t, f } => Op::JsetK {
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JeqX { t, f } => Op::JeqX {
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JgtX { t, f } => Op::JgtX {
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JgeX { t, f } => Op::JgeX {
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JsetX { t, f } => Op::JsetX {
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JeqAbsB { off, k, t, f } => Op::JeqAbsB {
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JeqAbsH { off, k, t, f } => Op::JeqAbsH {
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JeqAbsW { off, k, t, f } => Op::JeqAbsW {
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JsetAbsH { off, k, t, f } => Op::JsetAbsH {
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::JeqIndH { off, k, t, f } => Op::JeqIndH {
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::MshJeqIndH { msh, off, k, t, f } => Op::MshJeqIndH {
+                msh,
+                off,
+                k,
+                t: enc(t),
+                f: enc(f),
+            },
+            Op::Jeq2K { k1, k2, t1, t2, f } => Op::Jeq2K {
+                k1,
+                k2,
+                t1: enc(t1),
+                t2: enc(t2),
+                f: enc(f),
+            },
+            Op::JeqAbsH2 {
+                off,
+                k1,
+                k2,
+                t1,
+                t2,
+                f,
+            } => Op::JeqAbsH2 {
+                off,
+                k1,
+                k2,
+                t1: enc(t1),
+                t2: enc(t2),
+                f: enc(f),
+            },
+            Op::JeqAbsB2 {
+                off,
+                k1,
+                k2,
+                t1,
+                t2,
+                f,
+            } => Op::JeqAbsB2 {
+                off,
+                k1,
+                k2,
+                t1: enc(t1),
+                t2: enc(t2),
+                f: enc(f),
+            },
+            other => other,
+        };
+        if let Some(slot) = ops.get_mut(pc) {
+            *slot = new;
         }
     }
 }
