@@ -8,10 +8,14 @@ extern crate std;
 mod codegen;
 mod error;
 mod expr;
+mod fields;
 pub mod insn;
+mod table;
 mod vm;
 
 pub use error::Error;
 pub use expr::{PCAP_ACCEPT, compile_expr};
+pub use fields::flow_fields;
 pub use insn::{Insn, MAX_INSNS, MEMWORDS, Program};
+pub use table::{DemuxTable, Endpoint, EntryHandle, MAX_SHAPES};
 pub use vm::VerifiedProgram;

@@ -104,8 +104,20 @@ fn reference(prog: &[Insn], pkt: &[u8], wire_len: u32) -> Result<u32, Fault> {
                     MOD => a % y,
                     OR => a | y,
                     AND => a & y,
-                    LSH => if y >= 32 { 0 } else { a << y },
-                    RSH => if y >= 32 { 0 } else { a >> y },
+                    LSH => {
+                        if y >= 32 {
+                            0
+                        } else {
+                            a << y
+                        }
+                    }
+                    RSH => {
+                        if y >= 32 {
+                            0
+                        } else {
+                            a >> y
+                        }
+                    }
                     NEG => a.wrapping_neg(),
                     XOR => a ^ y,
                     _ => return Err(Fault::BadOpcode),
@@ -139,23 +151,21 @@ fn reference(prog: &[Insn], pkt: &[u8], wire_len: u32) -> Result<u32, Fault> {
                     _ => Err(Fault::BadOpcode),
                 };
             }
-            _ => {
-                match i.code {
-                    0x07 => x = a,
-                    0x87 => a = x,
-                    _ => return Err(Fault::BadOpcode),
-                }
-            }
+            _ => match i.code {
+                0x07 => x = a,
+                0x87 => a = x,
+                _ => return Err(Fault::BadOpcode),
+            },
         }
     }
 }
 
 /// Every opcode classic BPF defines.
 const CODES: &[u16] = &[
-    0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x00, 0x80, 0x60, 0x01, 0x81, 0x61, 0xb1, 0x02, 0x03,
-    0x04, 0x14, 0x24, 0x34, 0x44, 0x54, 0x64, 0x74, 0x84, 0x94, 0xa4, 0x0c, 0x1c, 0x2c, 0x3c,
-    0x4c, 0x5c, 0x6c, 0x7c, 0x9c, 0xac, 0x05, 0x15, 0x25, 0x35, 0x45, 0x1d, 0x2d, 0x3d, 0x4d,
-    0x06, 0x16, 0x07, 0x87,
+    0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x00, 0x80, 0x60, 0x01, 0x81, 0x61, 0xb1, 0x02, 0x03, 0x04,
+    0x14, 0x24, 0x34, 0x44, 0x54, 0x64, 0x74, 0x84, 0x94, 0xa4, 0x0c, 0x1c, 0x2c, 0x3c, 0x4c, 0x5c,
+    0x6c, 0x7c, 0x9c, 0xac, 0x05, 0x15, 0x25, 0x35, 0x45, 0x1d, 0x2d, 0x3d, 0x4d, 0x06, 0x16, 0x07,
+    0x87,
 ];
 
 fn insn() -> impl Strategy<Value = Insn> {
@@ -179,14 +189,17 @@ fn insn() -> impl Strategy<Value = Insn> {
 
 fn program() -> impl Strategy<Value = Vec<Insn>> {
     // Often end with a return so more programs pass the verifier.
-    (proptest::collection::vec(insn(), 1..14), any::<bool>(), any::<u32>()).prop_map(
-        |(mut p, ret, k)| {
+    (
+        proptest::collection::vec(insn(), 1..14),
+        any::<bool>(),
+        any::<u32>(),
+    )
+        .prop_map(|(mut p, ret, k)| {
             if ret {
                 p.push(Insn::stmt(RET | K, k % 3));
             }
             p
-        },
-    )
+        })
 }
 
 proptest! {
