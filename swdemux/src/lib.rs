@@ -10,6 +10,7 @@ mod error;
 mod expr;
 mod fields;
 pub mod insn;
+mod rulec;
 mod table;
 mod vm;
 
@@ -17,5 +18,6 @@ pub use error::Error;
 pub use expr::{PCAP_ACCEPT, compile_expr};
 pub use fields::flow_fields;
 pub use insn::{Insn, MAX_INSNS, MEMWORDS, Program};
+pub use rulec::compile_rule;
 pub use table::{DemuxTable, Endpoint, EntryHandle, MAX_SHAPES};
 pub use vm::VerifiedProgram;

@@ -212,6 +212,26 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// A rule compiled to bytecode accepts exactly what `FlowRule::matches`
+    /// accepts on the frame's fields.
+    #[test]
+    fn compiled_rules_agree_with_flow_rule_matches(r in rule(), frames in proptest::collection::vec(frame(), 1..16)) {
+        let compiled = swdemux::compile_rule::<256>(&r, 9);
+        let Ok(p) = compiled else {
+            prop_assert!(r.validate().is_err());
+            return Ok(());
+        };
+        let v = VerifiedProgram::<256>::new(p.insns()).unwrap();
+        for f in &frames {
+            let want = flow_fields(f).is_some_and(|ff| r.matches(&ff));
+            prop_assert_eq!(v.run(f) == 9, want, "{:?} on {:02x?}", r, f);
+        }
+    }
+}
+
 #[test]
 fn full_table_is_a_clear_error() {
     let mut t = DemuxTable::<2, 2, 1, 8>::new();
