@@ -6,6 +6,7 @@
 extern crate std;
 
 mod codegen;
+mod demux;
 mod error;
 mod expr;
 mod fields;
@@ -14,6 +15,7 @@ mod rulec;
 mod table;
 mod vm;
 
+pub use demux::{Delivery, Demux, EndpointSet, FragmentKey, FragmentNote, Verdict};
 pub use error::Error;
 pub use expr::{PCAP_ACCEPT, compile_expr};
 pub use fields::flow_fields;
