@@ -30,3 +30,29 @@ pub fn bpf_cases() -> Vec<(&'static str, Vec<u8>)> {
         ("udp and host 10.0.0.1", udp),
     ]
 }
+
+/// The `i`-th TCP connection of the scaling benchmark: (peer, local) and its
+/// tcpdump expression.
+pub fn connection(i: usize) -> (std::net::SocketAddr, std::net::SocketAddr, String) {
+    let src = std::net::SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 1024 + i as u16));
+    let dst = std::net::SocketAddr::from(([10, 1, 0, 1], 80));
+    let expr = format!(
+        "tcp and src host {} and dst host {} and src port {} and dst port {}",
+        src.ip(),
+        dst.ip(),
+        src.port(),
+        dst.port()
+    );
+    (src, dst, expr)
+}
+
+/// A TCP segment of connection `i` (see [`connection`]).
+pub fn connection_frame(i: usize) -> Vec<u8> {
+    let (src, dst, _) = connection(i);
+    let (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) = (src.ip(), dst.ip()) else {
+        unreachable!()
+    };
+    let mut f = ipv4_frame(6, s.octets(), d.octets(), src.port(), dst.port());
+    f[47] = 0x10; // ACK
+    f
+}
