@@ -118,3 +118,104 @@ pub fn flow_fields(frame: &[u8]) -> Option<FlowFields> {
     }
     Some(f)
 }
+
+/// Field-presence bits of a [`Packet`] (and of a rule shape's needs).
+pub(crate) mod have {
+    pub const ETHERTYPE: u8 = 1;
+    pub const PROTO: u8 = 2;
+    pub const SRC: u8 = 4;
+    pub const DST: u8 = 8;
+    pub const SPORT: u8 = 16;
+    pub const DPORT: u8 = 32;
+    pub const FLAGS: u8 = 64;
+}
+
+/// The same fields as [`flow_fields`], in the flat form the table hashes:
+/// addresses as big-endian words (IPv4 in word 0), EtherType, protocol and
+/// ports packed as `ethertype << 48 | proto << 40 | sport << 16 | dport`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Packet {
+    pub have: u8,
+    pub v6: bool,
+    pub flags: u8,
+    pub small: u64,
+    pub src: [u32; 4],
+    pub dst: [u32; 4],
+}
+
+#[inline(always)]
+fn be32(f: &[u8], o: usize) -> Option<u32> {
+    match f.get(o..o + 4) {
+        Some(&[a, b, c, d]) => Some(u32::from_be_bytes([a, b, c, d])),
+        _ => None,
+    }
+}
+
+impl Packet {
+    /// Reads the fields; the presence rules are those of [`flow_fields`].
+    #[inline]
+    pub(crate) fn parse(frame: &[u8]) -> Option<Self> {
+        let (l3, ethertype) = link(frame)?;
+        let mut p = Packet {
+            have: have::ETHERTYPE,
+            small: u64::from(ethertype) << 48,
+            ..Packet::default()
+        };
+        let ip = frame.get(l3..).unwrap_or(&[]);
+        let (proto_at, l4) = match ethertype {
+            ETH_IPV4 => {
+                if let (Some(s), Some(d)) = (be32(ip, 12), be32(ip, 16)) {
+                    p.src[0] = s;
+                    p.dst[0] = d;
+                    p.have |= have::SRC | have::DST;
+                } else if let Some(s) = be32(ip, 12) {
+                    p.src[0] = s;
+                    p.have |= have::SRC;
+                }
+                let first = be16(ip, 6).is_some_and(|v| v & 0x1fff == 0);
+                let l4 = match ip.first() {
+                    Some(&vihl) if first => Some(usize::from(vihl & 0x0f) * 4),
+                    _ => None,
+                };
+                (9, l4)
+            }
+            ETH_IPV6 => {
+                p.v6 = true;
+                for i in 0..4 {
+                    if let Some(w) = be32(ip, 8 + 4 * i) {
+                        p.src[i] = w;
+                    }
+                    if let Some(w) = be32(ip, 24 + 4 * i) {
+                        p.dst[i] = w;
+                    }
+                }
+                if ip.len() >= 24 {
+                    p.have |= have::SRC;
+                }
+                if ip.len() >= 40 {
+                    p.have |= have::DST;
+                }
+                (6, Some(40))
+            }
+            _ => return Some(p),
+        };
+        let Some(&proto) = ip.get(proto_at) else {
+            return Some(p);
+        };
+        p.have |= have::PROTO;
+        p.small |= u64::from(proto) << 40;
+        if let Some(l4) = l4.filter(|_| has_ports(proto)) {
+            if let (Some(s), Some(d)) = (be16(ip, l4), be16(ip, l4 + 2)) {
+                p.have |= have::SPORT | have::DPORT;
+                p.small |= u64::from(s) << 16 | u64::from(d);
+                if proto == 6 {
+                    if let Some(&fl) = ip.get(l4 + 13) {
+                        p.have |= have::FLAGS;
+                        p.flags = fl;
+                    }
+                }
+            }
+        }
+        Some(p)
+    }
+}

@@ -12,10 +12,10 @@
 
 use core::net::IpAddr;
 
-use nic_traits::{FlowFields, FlowRule};
+use nic_traits::FlowRule;
 
 use crate::Error;
-use crate::fields::flow_fields;
+use crate::fields::{Packet, have};
 use crate::vm::VerifiedProgram;
 
 /// A receiving endpoint (a queue, an application channel).
@@ -58,8 +58,38 @@ struct Shape {
 struct Key {
     /// EtherType, protocol, ports: `ethertype << 48 | proto << 40 | sport << 16 | dport`.
     small: u64,
-    src: u128,
-    dst: u128,
+    src: [u32; 4],
+    dst: [u32; 4],
+}
+
+/// What a shape keeps of a packet: presence needed, masks to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Masks {
+    need: u8,
+    v6: bool,
+    syn: bool,
+    small: u64,
+    src: [u32; 4],
+    dst: [u32; 4],
+}
+
+fn words(v: u128) -> [u32; 4] {
+    [
+        (v >> 96) as u32,
+        (v >> 64) as u32,
+        (v >> 32) as u32,
+        v as u32,
+    ]
+}
+
+/// IPv4 addresses sit in word 0, as in [`Packet`].
+fn addr_words(v6: bool, bits: u128) -> [u32; 4] {
+    if v6 {
+        words(bits)
+    } else {
+        [bits as u32, 0, 0, 0]
+    }
 }
 
 fn addr_bits(a: IpAddr) -> (bool, u128) {
@@ -103,7 +133,7 @@ impl Shape {
                     let (v6, bits) = addr_bits(a);
                     s.fields |= F_DST | if v6 { F_V6 } else { 0 };
                     s.dst_len = if v6 { 128 } else { 32 };
-                    k.dst = bits;
+                    k.dst = addr_words(v6, bits);
                 }
             }
             FlowRule::TcpConnection { src, dst } => {
@@ -115,8 +145,8 @@ impl Shape {
                 small(40, 6);
                 small(16, u64::from(src.port()));
                 small(0, u64::from(dst.port()));
-                k.src = sbits;
-                k.dst = dbits;
+                k.src = addr_words(v6, sbits);
+                k.dst = addr_words(v6, dbits);
             }
             FlowRule::TcpSyn => {
                 s.fields = F_PROTO | F_SYN;
@@ -139,13 +169,13 @@ impl Shape {
                     let (v6, bits) = addr_bits(p.addr);
                     s.fields |= F_SRC | if v6 { F_V6 } else { 0 };
                     s.src_len = p.len;
-                    k.src = bits & mask(v6, p.len);
+                    k.src = addr_words(v6, bits & mask(v6, p.len));
                 }
                 if let Some(p) = m.dst {
                     let (v6, bits) = addr_bits(p.addr);
                     s.fields |= F_DST | if v6 { F_V6 } else { 0 };
                     s.dst_len = p.len;
-                    k.dst = bits & mask(v6, p.len);
+                    k.dst = addr_words(v6, bits & mask(v6, p.len));
                 }
             }
             _ => return None,
@@ -153,59 +183,82 @@ impl Shape {
         Some((s, k))
     }
 
-    /// The key a packet presents to this shape, if it has every field.
-    #[inline]
-    fn key_of(&self, f: &FlowFields) -> Option<Key> {
-        let mut k = Key::default();
+    /// What this shape keeps of a packet.
+    fn masks(&self) -> Masks {
         let v6 = self.fields & F_V6 != 0;
-        if self.fields & F_ETHERTYPE != 0 {
-            k.small |= u64::from(f.ethertype) << 48;
+        let f = self.fields;
+        let mut m = Masks {
+            v6,
+            syn: f & F_SYN != 0,
+            ..Masks::default()
+        };
+        let mut need = 0;
+        if f & F_ETHERTYPE != 0 {
+            need |= have::ETHERTYPE;
+            m.small |= 0xffff << 48;
         }
-        if self.fields & F_PROTO != 0 {
-            k.small |= u64::from(f.protocol?) << 40;
+        if f & F_PROTO != 0 {
+            need |= have::PROTO;
+            m.small |= 0xff << 40;
         }
-        if self.fields & F_SPORT != 0 {
-            k.small |= u64::from(f.src_port?) << 16;
+        if f & F_SPORT != 0 {
+            need |= have::SPORT;
+            m.small |= 0xffff << 16;
         }
-        if self.fields & F_DPORT != 0 {
-            k.small |= u64::from(f.dst_port?);
+        if f & F_DPORT != 0 {
+            need |= have::DPORT;
+            m.small |= 0xffff;
         }
-        if self.fields & F_SYN != 0 && f.tcp_flags? & (TCP_SYN | TCP_ACK) != TCP_SYN {
-            return None;
+        if f & F_SYN != 0 {
+            need |= have::FLAGS;
         }
-        if self.fields & F_SRC != 0 {
-            let (a6, bits) = addr_bits(f.src_ip?);
-            if a6 != v6 {
-                return None;
-            }
-            k.src = bits & mask(v6, self.src_len);
+        if f & F_SRC != 0 {
+            need |= have::SRC;
+            m.src = addr_words(v6, mask(v6, self.src_len));
         }
-        if self.fields & F_DST != 0 {
-            let (a6, bits) = addr_bits(f.dst_ip?);
-            if a6 != v6 {
-                return None;
-            }
-            k.dst = bits & mask(v6, self.dst_len);
+        if f & F_DST != 0 {
+            need |= have::DST;
+            m.dst = addr_words(v6, mask(v6, self.dst_len));
         }
-        Some(k)
+        m.need = need;
+        m
     }
 }
 
-fn hash(shape: u8, k: &Key) -> u64 {
-    // Multiplicative mixing (the constant is 2^64 / golden ratio, Knuth
-    // TAOCP vol. 3 §6.4), folded with rotations.
-    const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = u64::from(shape).wrapping_mul(M);
-    for w in [
-        k.small,
-        k.src as u64,
-        (k.src >> 64) as u64,
-        k.dst as u64,
-        (k.dst >> 64) as u64,
-    ] {
-        h = (h.rotate_left(23) ^ w).wrapping_mul(M);
+impl Masks {
+    /// The key a packet presents to this shape, if it has every field.
+    #[inline(always)]
+    fn key_of(&self, p: &Packet) -> Option<Key> {
+        if p.have & self.need != self.need {
+            return None;
+        }
+        if self.need & (have::SRC | have::DST) != 0 && p.v6 != self.v6 {
+            return None;
+        }
+        if self.syn && p.flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+            return None;
+        }
+        let and = |a: [u32; 4], m: [u32; 4]| [a[0] & m[0], a[1] & m[1], a[2] & m[2], a[3] & m[3]];
+        Some(Key {
+            small: p.small & self.small,
+            src: and(p.src, self.src),
+            dst: and(p.dst, self.dst),
+        })
     }
-    h ^ (h >> 29)
+}
+
+#[inline(always)]
+fn hash(shape: u8, k: &Key) -> u64 {
+    // Three independent multiplicative mixes (odd constants from the
+    // golden ratio and its neighbours, Knuth TAOCP vol. 3 §6.4), folded.
+    let pair = |a: u32, b: u32| (u64::from(a) << 32) | u64::from(b);
+    let a = (k.small ^ (u64::from(shape) << 56)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let b = (pair(k.src[0], k.dst[0]) ^ pair(k.src[1], k.dst[1]).rotate_left(17))
+        .wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    let c = (pair(k.src[2], k.dst[2]) ^ pair(k.src[3], k.dst[3]).rotate_left(29))
+        .wrapping_mul(0x1656_67b1_9e37_79f9);
+    let h = a ^ b.rotate_left(21) ^ c.rotate_left(42);
+    h ^ (h >> 31)
 }
 
 /// What an entry matches on.
@@ -276,7 +329,7 @@ pub struct DemuxTable<
 > {
     entries: [Option<Entry>; RULES],
     slots: [Option<Slot>; SLOTS],
-    shapes: heapless::Vec<(Shape, u64), MAX_SHAPES>,
+    shapes: heapless::Vec<(Shape, Masks, u64), MAX_SHAPES>,
     programs: [Option<VerifiedProgram<PROG_LEN>>; PROGS],
     /// Shapes and program entries by descending best precedence.
     groups: heapless::Vec<(u64, Group), { MAX_SHAPES + 64 }>,
@@ -347,17 +400,19 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
                 .flatten()
                 .any(|e| matches!(e.matcher, Matcher::Flow { shape, .. } if shape as usize == sid))
         };
-        let sid = match self.shapes.iter().position(|(s, _)| *s == shape) {
+        let sid = match self.shapes.iter().position(|(s, _, _)| *s == shape) {
             Some(i) => i,
             None => match (0..self.shapes.len()).find(|&i| !in_use(i)) {
                 Some(i) => {
                     if let Some(s) = self.shapes.get_mut(i) {
-                        *s = (shape, 0);
+                        *s = (shape, shape.masks(), 0);
                     }
                     i
                 }
                 None => {
-                    self.shapes.push((shape, 0)).map_err(|_| Error::Full)?;
+                    self.shapes
+                        .push((shape, shape.masks(), 0))
+                        .map_err(|_| Error::Full)?;
                     self.shapes.len() - 1
                 }
             },
@@ -516,7 +571,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     }
 
     fn rebuild_groups(&mut self) {
-        for (_, best) in self.shapes.iter_mut() {
+        for (_, _, best) in self.shapes.iter_mut() {
             *best = 0;
         }
         self.groups.clear();
@@ -524,7 +579,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             let Some(e) = e else { continue };
             match e.matcher {
                 Matcher::Flow { shape, .. } => {
-                    if let Some((_, best)) = self.shapes.get_mut(shape as usize) {
+                    if let Some((_, _, best)) = self.shapes.get_mut(shape as usize) {
                         *best = (*best).max(e.prec);
                     }
                 }
@@ -533,7 +588,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
                 }
             }
         }
-        for (sid, (_, best)) in self.shapes.iter().enumerate() {
+        for (sid, (_, _, best)) in self.shapes.iter().enumerate() {
             // Unused shapes (best 0: no entry) cost nothing per packet.
             if *best != 0 {
                 let _ = self.groups.push((*best, Group::Shape(sid as u8)));
@@ -544,14 +599,8 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     }
 
     /// The endpoint of the best matching entry, or `None`.
-    #[inline]
     pub fn lookup(&self, frame: &[u8]) -> Option<Endpoint> {
-        let fields = flow_fields(frame);
-        self.lookup_with(frame, fields.as_ref())
-    }
-
-    /// As [`lookup`](Self::lookup), with the frame's fields already extracted.
-    pub fn lookup_with(&self, frame: &[u8], fields: Option<&FlowFields>) -> Option<Endpoint> {
+        let pkt = Packet::parse(frame);
         let mut best: Option<Entry> = None;
         for &(gprec, g) in &self.groups {
             if best.is_some_and(|b| b.prec > gprec) {
@@ -559,11 +608,12 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             }
             let found = match g {
                 Group::Shape(sid) => {
-                    let (Some(f), Some((shape, _))) = (fields, self.shapes.get(sid as usize))
+                    let (Some(p), Some((_, masks, _))) =
+                        (pkt.as_ref(), self.shapes.get(sid as usize))
                     else {
                         continue;
                     };
-                    let Some(key) = shape.key_of(f) else { continue };
+                    let Some(key) = masks.key_of(p) else { continue };
                     self.probe(sid, &key)
                 }
                 Group::Entry(i) => match self.entries.get(i as usize).copied().flatten() {
