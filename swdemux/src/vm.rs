@@ -189,7 +189,15 @@ enum Op {
 pub struct VerifiedProgram<const N: usize> {
     ops: heapless::Vec<Op, N>,
     uses_mem: bool,
+    /// Return values that jumps reach directly (see `encode_returns`).
+    rets: [u32; RETS],
 }
+
+/// Distinct return values a program's jumps can reach without a dispatch.
+const RETS: usize = 64;
+/// Encoded jump targets at or above this index return `rets[t % RETS]`;
+/// it is past every program (at most `MAX_INSNS` long).
+const RET_BASE: u16 = 0x8000;
 
 /// Reads that stay below this never overflow `u32` offset arithmetic.
 const MAX_ABS: u32 = u32::MAX - 4;
@@ -373,8 +381,12 @@ impl<const N: usize> VerifiedProgram<N> {
         }
         let uses_mem = ops.iter().any(|o| mem_use(o) != (0, 0));
         fuse(&mut ops);
-        encode_returns(&mut ops);
-        Ok(Self { ops, uses_mem })
+        let rets = encode_returns(&mut ops);
+        Ok(Self {
+            ops,
+            uses_mem,
+            rets,
+        })
     }
 
     /// Number of instructions.
@@ -397,14 +409,18 @@ impl<const N: usize> VerifiedProgram<N> {
     /// Runs the program on a captured frame `pkt` whose length on the wire
     /// was `wire_len` (what `BPF_LEN` loads; packet loads see only `pkt`).
     pub fn run_with_len(&self, pkt: &[u8], wire_len: u32) -> u32 {
-        exec::<true>(&self.ops, pkt, wire_len)
+        if self.uses_mem {
+            exec::<true>(&self.ops, &self.rets, pkt, wire_len)
+        } else {
+            exec::<false>(&self.ops, &self.rets, pkt, wire_len)
+        }
     }
 }
 
 /// The interpreter loop. `MEM` is false for programs that never touch
 /// scratch memory, which then need no scratch array at all.
 #[inline(always)]
-fn exec<const MEM: bool>(ops: &[Op], pkt: &[u8], wire_len: u32) -> u32 {
+fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u32) -> u32 {
     {
         let mut a: u32 = 0;
         let mut x: u32 = 0;
@@ -421,10 +437,7 @@ fn exec<const MEM: bool>(ops: &[Op], pkt: &[u8], wire_len: u32) -> u32 {
         loop {
             let Some(o) = ops.get(pc) else {
                 // An encoded jump to `ret #k` (see `encode_returns`).
-                return match ops.get(pc.wrapping_sub(ops.len())) {
-                    Some(&Op::RetK(k)) => k,
-                    _ => 0,
-                };
+                return rets[pc % RETS];
             };
             pc += 1;
             match *o {
@@ -678,12 +691,25 @@ fn fuse<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
 /// Rewrites every jump to a `ret #k` as a target `len + t`: the interpreter's
 /// bounds check on the next index then doubles as the return test, so a
 /// jump to a return costs no dispatch.
-fn encode_returns(ops: &mut [Op]) {
-    let len = ops.len() as u16;
+fn encode_returns(ops: &mut [Op]) -> [u32; RETS] {
+    let mut rets = [0u32; RETS];
+    let mut n = 0usize;
+    for o in ops.iter() {
+        if let &Op::RetK(k) = o {
+            if !rets[..n].contains(&k) && n < RETS {
+                rets[n] = k;
+                n += 1;
+            }
+        }
+    }
+    let table = rets;
     for pc in 0..ops.len() {
         let Some(&o) = ops.get(pc) else { continue };
         let enc = |t: u16| match ops.get(t as usize) {
-            Some(Op::RetK(_)) => len + t,
+            Some(&Op::RetK(k)) => match table[..n].iter().position(|&r| r == k) {
+                Some(i) => RET_BASE + i as u16,
+                None => t,
+            },
             _ => t,
         };
         let new = match o {
@@ -804,6 +830,7 @@ fn encode_returns(ops: &mut [Op]) {
             *slot = new;
         }
     }
+    rets
 }
 
 #[inline(always)]
