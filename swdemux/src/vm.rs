@@ -153,6 +153,40 @@ enum Op {
         t2: u16,
         f: u16,
     },
+    /// `ldb [o1]; jeq #k1` whose true branch is `ldh [o2]; jset #k2`: the
+    /// IPv4 "protocol, and not a later fragment" test.
+    JeqBJsetH {
+        o1: u16,
+        o2: u16,
+        k1: u16,
+        k2: u16,
+        f1: u16,
+        t2: u16,
+        f2: u16,
+    },
+    /// [`Op::MshJeqIndH`] whose false branch is `ldh [x + o2]; jeq #k2`:
+    /// "source or destination port".
+    MshJeqIndH2 {
+        msh: u16,
+        o1: u16,
+        k1: u16,
+        t1: u16,
+        o2: u16,
+        k2: u16,
+        t2: u16,
+        f2: u16,
+    },
+    /// `ld [o1]; jeq #k1` whose false branch is `ld [o2]; jeq #k2`:
+    /// "source or destination address".
+    JeqAbsW2 {
+        o1: u16,
+        o2: u16,
+        k1: u32,
+        k2: u32,
+        t1: u16,
+        t2: u16,
+        f2: u16,
+    },
     /// `ldh [x + off]; jeq #k`.
     JeqIndH {
         off: u32,
@@ -381,6 +415,7 @@ impl<const N: usize> VerifiedProgram<N> {
         }
         let uses_mem = ops.iter().any(|o| mem_use(o) != (0, 0));
         fuse(&mut ops);
+        fuse_tests(&mut ops);
         let rets = encode_returns(&mut ops);
         Ok(Self {
             ops,
@@ -586,6 +621,59 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                         f
                     } as usize;
                 }
+                Op::JeqBJsetH {
+                    o1,
+                    o2,
+                    k1,
+                    k2,
+                    f1,
+                    t2,
+                    f2,
+                } => {
+                    a = load!(ld_b(pkt, o1 as usize));
+                    if a != u32::from(k1) {
+                        pc = f1 as usize;
+                        continue;
+                    }
+                    a = load!(ld_h(pkt, o2 as usize));
+                    pc = if a & u32::from(k2) != 0 { t2 } else { f2 } as usize;
+                }
+                Op::MshJeqIndH2 {
+                    msh,
+                    o1,
+                    k1,
+                    t1,
+                    o2,
+                    k2,
+                    t2,
+                    f2,
+                } => {
+                    x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
+                    a = load!(ld_h(pkt, x as usize + o1 as usize));
+                    if a == u32::from(k1) {
+                        pc = t1 as usize;
+                        continue;
+                    }
+                    a = load!(ld_h(pkt, x as usize + o2 as usize));
+                    pc = if a == u32::from(k2) { t2 } else { f2 } as usize;
+                }
+                Op::JeqAbsW2 {
+                    o1,
+                    o2,
+                    k1,
+                    k2,
+                    t1,
+                    t2,
+                    f2,
+                } => {
+                    a = load!(ld_w(pkt, o1 as usize));
+                    if a == k1 {
+                        pc = t1 as usize;
+                        continue;
+                    }
+                    a = load!(ld_w(pkt, o2 as usize));
+                    pc = if a == k2 { t2 } else { f2 } as usize;
+                }
                 Op::JeqIndH { off, k, t, f } => {
                     a = load!(ld_h(pkt, ind(x, off)));
                     pc = if a == k { t } else { f } as usize;
@@ -596,6 +684,83 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     pc = if a == u32::from(k) { t } else { f } as usize;
                 }
             }
+        }
+    }
+}
+
+/// Joins two fused tests where the second is the first's fall-on branch
+/// (same rule as [`fuse`]: the second stays in place for other jumps).
+fn fuse_tests<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
+    let w = |v: u32| u16::try_from(v).ok();
+    for pc in 0..ops.len() {
+        let Some(&first) = ops.get(pc) else { continue };
+        let at = |i: u16| ops.get(i as usize).copied();
+        let fused = match first {
+            Op::JeqAbsB { off, k, t, f } => match at(t) {
+                Some(Op::JsetAbsH {
+                    off: o2,
+                    k: k2,
+                    t: t2,
+                    f: f2,
+                }) => match (w(off), w(o2), w(k), w(k2)) {
+                    (Some(o1), Some(o2), Some(k1), Some(k2)) => Some(Op::JeqBJsetH {
+                        o1,
+                        o2,
+                        k1,
+                        k2,
+                        f1: f,
+                        t2,
+                        f2,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Op::MshJeqIndH { msh, off, k, t, f } => match at(f) {
+                Some(Op::JeqIndH {
+                    off: o2,
+                    k: k2,
+                    t: t2,
+                    f: f2,
+                }) => match (w(o2), w(k2)) {
+                    (Some(o2), Some(k2)) => Some(Op::MshJeqIndH2 {
+                        msh,
+                        o1: off,
+                        k1: k,
+                        t1: t,
+                        o2,
+                        k2,
+                        t2,
+                        f2,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Op::JeqAbsW { off, k, t, f } => match at(f) {
+                Some(Op::JeqAbsW {
+                    off: o2,
+                    k: k2,
+                    t: t2,
+                    f: f2,
+                }) => match (w(off), w(o2)) {
+                    (Some(o1), Some(o2)) => Some(Op::JeqAbsW2 {
+                        o1,
+                        o2,
+                        k1: k,
+                        k2,
+                        t1: t,
+                        t2,
+                        f2,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        if let (Some(o), Some(slot)) = (fused, ops.get_mut(pc)) {
+            *slot = o;
         }
     }
 }
@@ -786,6 +951,59 @@ fn encode_returns(ops: &mut [Op]) -> [u32; RETS] {
                 k,
                 t: enc(t),
                 f: enc(f),
+            },
+            Op::JeqBJsetH {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1,
+                t2,
+                f2,
+            } => Op::JeqBJsetH {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1: enc(f1),
+                t2: enc(t2),
+                f2: enc(f2),
+            },
+            Op::MshJeqIndH2 {
+                msh,
+                o1,
+                k1,
+                t1,
+                o2,
+                k2,
+                t2,
+                f2,
+            } => Op::MshJeqIndH2 {
+                msh,
+                o1,
+                k1,
+                t1: enc(t1),
+                o2,
+                k2,
+                t2: enc(t2),
+                f2: enc(f2),
+            },
+            Op::JeqAbsW2 {
+                o1,
+                o2,
+                k1,
+                k2,
+                t1,
+                t2,
+                f2,
+            } => Op::JeqAbsW2 {
+                o1,
+                o2,
+                k1,
+                k2,
+                t1: enc(t1),
+                t2: enc(t2),
+                f2: enc(f2),
             },
             Op::Jeq2K { k1, k2, t1, t2, f } => Op::Jeq2K {
                 k1,
