@@ -265,8 +265,15 @@ fn hash(shape: u8, k: &Key) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Matcher {
-    Flow { shape: u8, key: Key },
-    Program { slot: u16 },
+    Flow {
+        shape: u8,
+        key: Key,
+    },
+    /// `select`: the program's return value is the endpoint.
+    Program {
+        slot: u16,
+        select: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -446,6 +453,43 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         insns: &[crate::Insn],
         endpoint: Endpoint,
     ) -> Result<EntryHandle, Error> {
+        self.insert_program(priority, insns, endpoint, false)
+    }
+
+    /// Installs a classic-BPF program (verified here) whose return value
+    /// selects the endpoint: 0 is no match, 1..=65535 that endpoint, larger
+    /// values endpoint 65535 (so tcpdump's "accept", 262144, lands there).
+    ///
+    /// # Errors
+    ///
+    /// The verifier's error, or [`Error::Full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use swdemux::{DemuxTable, Program};
+    /// let mut t = DemuxTable::<4, 4, 1, 8>::new();
+    /// // ldb [0]; ret a: the first byte names the endpoint.
+    /// let p = Program::<8>::from_insns(&[(0x30u16, 0u8, 0u8, 0u32), (0x16, 0, 0, 0)]).unwrap();
+    /// t.add_program_selecting(0, p.insns()).unwrap();
+    /// assert_eq!(t.lookup(&[7, 0, 0]), Some(7));
+    /// assert_eq!(t.lookup(&[0, 1, 2]), None);
+    /// ```
+    pub fn add_program_selecting(
+        &mut self,
+        priority: u16,
+        insns: &[crate::Insn],
+    ) -> Result<EntryHandle, Error> {
+        self.insert_program(priority, insns, 0, true)
+    }
+
+    fn insert_program(
+        &mut self,
+        priority: u16,
+        insns: &[crate::Insn],
+        endpoint: Endpoint,
+        select: bool,
+    ) -> Result<EntryHandle, Error> {
         let prog = VerifiedProgram::<PROG_LEN>::new(insns)?;
         let idx = self.free_entry()?;
         let pslot = self
@@ -464,7 +508,10 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             *slot = Some(Entry {
                 prec,
                 endpoint,
-                matcher: Matcher::Program { slot: pslot as u16 },
+                matcher: Matcher::Program {
+                    slot: pslot as u16,
+                    select,
+                },
             });
         }
         self.rebuild_groups();
@@ -483,7 +530,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             .and_then(Option::take)
             .ok_or(Error::NotFound)?;
         match e.matcher {
-            Matcher::Program { slot } => {
+            Matcher::Program { slot, .. } => {
                 if let Some(p) = self.programs.get_mut(slot as usize) {
                     *p = None;
                 }
@@ -619,11 +666,18 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
                 Group::Entry(i) => match self.entries.get(i as usize).copied().flatten() {
                     Some(
                         e @ Entry {
-                            matcher: Matcher::Program { slot },
+                            matcher: Matcher::Program { slot, select },
                             ..
                         },
                     ) => match self.programs.get(slot as usize) {
-                        Some(Some(p)) if p.run(frame) != 0 => Some(e),
+                        Some(Some(p)) => match p.run(frame) {
+                            0 => None,
+                            r if select => Some(Entry {
+                                endpoint: u16::try_from(r).unwrap_or(Endpoint::MAX),
+                                ..e
+                            }),
+                            _ => Some(e),
+                        },
                         _ => None,
                     },
                     _ => None,
