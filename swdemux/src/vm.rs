@@ -153,6 +153,17 @@ enum Op {
         t2: u16,
         f: u16,
     },
+    /// `ldh [o1]; jeq #k1` whose true branch is `ldb [o2]; jeq #k2`: the
+    /// "EtherType, then IP protocol" test.
+    JeqHJeqB {
+        o1: u16,
+        o2: u16,
+        k1: u16,
+        k2: u16,
+        f1: u16,
+        t2: u16,
+        f2: u16,
+    },
     /// `ldb [o1]; jeq #k1` whose true branch is `ldh [o2]; jset #k2`: the
     /// IPv4 "protocol, and not a later fragment" test.
     JeqBJsetH {
@@ -621,6 +632,23 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                         f
                     } as usize;
                 }
+                Op::JeqHJeqB {
+                    o1,
+                    o2,
+                    k1,
+                    k2,
+                    f1,
+                    t2,
+                    f2,
+                } => {
+                    a = load!(ld_h(pkt, o1 as usize));
+                    if a != u32::from(k1) {
+                        pc = f1 as usize;
+                        continue;
+                    }
+                    a = load!(ld_b(pkt, o2 as usize));
+                    pc = if a == u32::from(k2) { t2 } else { f2 } as usize;
+                }
                 Op::JeqBJsetH {
                     o1,
                     o2,
@@ -704,6 +732,26 @@ fn fuse_tests<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
                     f: f2,
                 }) => match (w(off), w(o2), w(k), w(k2)) {
                     (Some(o1), Some(o2), Some(k1), Some(k2)) => Some(Op::JeqBJsetH {
+                        o1,
+                        o2,
+                        k1,
+                        k2,
+                        f1: f,
+                        t2,
+                        f2,
+                    }),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Op::JeqAbsH { off, k, t, f } => match at(t) {
+                Some(Op::JeqAbsB {
+                    off: o2,
+                    k: k2,
+                    t: t2,
+                    f: f2,
+                }) => match (w(off), w(o2), w(k), w(k2)) {
+                    (Some(o1), Some(o2), Some(k1), Some(k2)) => Some(Op::JeqHJeqB {
                         o1,
                         o2,
                         k1,
@@ -951,6 +999,23 @@ fn encode_returns(ops: &mut [Op]) -> [u32; RETS] {
                 k,
                 t: enc(t),
                 f: enc(f),
+            },
+            Op::JeqHJeqB {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1,
+                t2,
+                f2,
+            } => Op::JeqHJeqB {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1: enc(f1),
+                t2: enc(t2),
+                f2: enc(f2),
             },
             Op::JeqBJsetH {
                 o1,
