@@ -485,7 +485,6 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                 // An encoded jump to `ret #k` (see `encode_returns`).
                 return rets[pc % RETS];
             };
-            pc += 1;
             match *o {
                 Op::LdAbsW(k) => a = load!(ld_w(pkt, k as usize)),
                 Op::LdAbsH(k) => a = load!(ld_h(pkt, k as usize)),
@@ -553,15 +552,42 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                 // libpcap's bpf_filter: a shift by X of 32 or more gives 0.
                 Op::LshX => a = a.checked_shl(x).unwrap_or(0),
                 Op::RshX => a = a.checked_shr(x).unwrap_or(0),
-                Op::Ja(t) => pc = t as usize,
-                Op::JeqK { k, t, f } => pc = if a == k { t } else { f } as usize,
-                Op::JgtK { k, t, f } => pc = if a > k { t } else { f } as usize,
-                Op::JgeK { k, t, f } => pc = if a >= k { t } else { f } as usize,
-                Op::JsetK { k, t, f } => pc = if a & k != 0 { t } else { f } as usize,
-                Op::JeqX { t, f } => pc = if a == x { t } else { f } as usize,
-                Op::JgtX { t, f } => pc = if a > x { t } else { f } as usize,
-                Op::JgeX { t, f } => pc = if a >= x { t } else { f } as usize,
-                Op::JsetX { t, f } => pc = if a & x != 0 { t } else { f } as usize,
+                Op::Ja(t) => {
+                    pc = t as usize;
+                    continue;
+                }
+                Op::JeqK { k, t, f } => {
+                    pc = if a == k { t } else { f } as usize;
+                    continue;
+                }
+                Op::JgtK { k, t, f } => {
+                    pc = if a > k { t } else { f } as usize;
+                    continue;
+                }
+                Op::JgeK { k, t, f } => {
+                    pc = if a >= k { t } else { f } as usize;
+                    continue;
+                }
+                Op::JsetK { k, t, f } => {
+                    pc = if a & k != 0 { t } else { f } as usize;
+                    continue;
+                }
+                Op::JeqX { t, f } => {
+                    pc = if a == x { t } else { f } as usize;
+                    continue;
+                }
+                Op::JgtX { t, f } => {
+                    pc = if a > x { t } else { f } as usize;
+                    continue;
+                }
+                Op::JgeX { t, f } => {
+                    pc = if a >= x { t } else { f } as usize;
+                    continue;
+                }
+                Op::JsetX { t, f } => {
+                    pc = if a & x != 0 { t } else { f } as usize;
+                    continue;
+                }
                 Op::RetK(k) => return k,
                 Op::RetA => return a,
                 Op::Tax => x = a,
@@ -570,24 +596,29 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                 Op::JeqAbsB { off, k, t, f } => {
                     a = load!(ld_b(pkt, off as usize));
                     pc = if a == k { t } else { f } as usize;
+                    continue;
                 }
                 Op::JeqAbsH { off, k, t, f } => {
                     a = load!(ld_h(pkt, off as usize));
                     pc = if a == k { t } else { f } as usize;
+                    continue;
                 }
                 Op::JeqAbsW { off, k, t, f } => {
                     a = load!(ld_w(pkt, off as usize));
                     pc = if a == k { t } else { f } as usize;
+                    continue;
                 }
                 Op::JsetAbsH { off, k, t, f } => {
                     a = load!(ld_h(pkt, off as usize));
                     pc = if a & k != 0 { t } else { f } as usize;
+                    continue;
                 }
                 Op::MshIndH { msh, off } => {
                     x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
                     a = load!(ld_h(pkt, ind(x, off)));
                     // Skip the indirect load, already done.
-                    pc += 1;
+                    pc += 2;
+                    continue;
                 }
                 Op::Jeq2K { k1, k2, t1, t2, f } => {
                     pc = if a == k1 {
@@ -597,6 +628,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     } else {
                         f
                     } as usize;
+                    continue;
                 }
                 Op::JeqAbsH2 {
                     off,
@@ -614,6 +646,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     } else {
                         f
                     } as usize;
+                    continue;
                 }
                 Op::JeqAbsB2 {
                     off,
@@ -631,6 +664,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     } else {
                         f
                     } as usize;
+                    continue;
                 }
                 Op::JeqHJeqB {
                     o1,
@@ -648,6 +682,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     }
                     a = load!(ld_b(pkt, o2 as usize));
                     pc = if a == u32::from(k2) { t2 } else { f2 } as usize;
+                    continue;
                 }
                 Op::JeqBJsetH {
                     o1,
@@ -665,6 +700,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     }
                     a = load!(ld_h(pkt, o2 as usize));
                     pc = if a & u32::from(k2) != 0 { t2 } else { f2 } as usize;
+                    continue;
                 }
                 Op::MshJeqIndH2 {
                     msh,
@@ -684,6 +720,7 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     }
                     a = load!(ld_h(pkt, x as usize + o2 as usize));
                     pc = if a == u32::from(k2) { t2 } else { f2 } as usize;
+                    continue;
                 }
                 Op::JeqAbsW2 {
                     o1,
@@ -701,17 +738,21 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
                     }
                     a = load!(ld_w(pkt, o2 as usize));
                     pc = if a == k2 { t2 } else { f2 } as usize;
+                    continue;
                 }
                 Op::JeqIndH { off, k, t, f } => {
                     a = load!(ld_h(pkt, ind(x, off)));
                     pc = if a == k { t } else { f } as usize;
+                    continue;
                 }
                 Op::MshJeqIndH { msh, off, k, t, f } => {
                     x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
                     a = load!(ld_h(pkt, x as usize + off as usize));
                     pc = if a == u32::from(k) { t } else { f } as usize;
+                    continue;
                 }
             }
+            pc += 1;
         }
     }
 }
