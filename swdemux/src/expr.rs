@@ -581,6 +581,7 @@ fn gen_prim<const N: usize>(
                 // libpcap tests SCTP, TCP, UDP in that order.
                 for (bit, pr) in [(4u8, PROTO_SCTP), (1, PROTO_TCP), (2, PROTO_UDP)] {
                     if protos & bit != 0 {
+                        // At most three entries: always fits.
                         let _ = v.push(pr);
                     }
                 }

@@ -123,8 +123,9 @@ pub fn compile_rule<const N: usize>(rule: &FlowRule, accept: u32) -> Result<Prog
     let mut e = Emitter::<N>::new();
     let f = e.ret(0)?;
     let t = e.ret(accept)?;
-    let tagged = body(&mut e, &w, 4, t, f)?;
-    let _ = tagged;
+    // Tagged frames: the inner EtherType load falls through into the body
+    // emitted just before it.
+    body(&mut e, &w, 4, t, f)?;
     let tagged = e.stmt(LD | H | ABS, 16)?;
     let untagged = body(&mut e, &w, 0, t, f)?;
     // IEEE 802.1Q and 802.1ad tags, as `flow_fields` reads them.

@@ -617,6 +617,9 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         }
     }
 
+    /// Orders shapes and programs by their best precedence. The group list
+    /// holds `MAX_SHAPES + 64` and `new` checks `PROGS <= 64`, so every push
+    /// fits.
     fn rebuild_groups(&mut self) {
         for (_, _, best) in self.shapes.iter_mut() {
             *best = 0;
