@@ -6,14 +6,14 @@
 extern crate std;
 
 mod codegen;
-mod demux;
+pub mod demux;
 mod error;
-mod expr;
-mod fields;
+pub mod expr;
+pub mod fields;
 pub mod insn;
-mod rulec;
-mod table;
-mod vm;
+pub mod rulec;
+pub mod table;
+pub mod vm;
 
 pub use demux::{Delivery, Demux, EndpointSet, FragmentKey, FragmentNote, Verdict};
 pub use error::Error;
