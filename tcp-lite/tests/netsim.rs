@@ -1,119 +1,47 @@
 //! Two tcp-lite stacks over a simulated link with seeded loss, duplication, reordering,
 //! corruption and delay: every byte must arrive exactly once and in order.
 //!
-//! The impairment is written here (deterministic xorshift, per-frame decisions) rather than
-//! taken from nic-sim, so the test depends on nothing but this crate.
+//! The link is nic-sim's: seeded, deterministic impairment in virtual time.
 
+use nic_sim::link::{End, Impairment};
 use tcp_lite::{ArpEntry, Config, Instant, Interface, State, TcpSocket};
 
-/// xorshift64* (Vigna 2016): a small deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 + f64::EPSILON <= p
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Impairment {
-    loss: f64,
-    duplicate: f64,
-    reorder: f64,
-    corrupt: f64,
-    delay_us: u64,
-    jitter_us: u64,
-}
-
-/// One direction of the link: frames in flight with their delivery times.
-struct Pipe {
-    q: Vec<(u64, u64, Vec<u8>)>, // (deliver at, order, frame)
-    order: u64,
-}
-
+/// The nic-sim link, with frames traced when `TRACE` is set.
 struct Link {
-    rng: Rng,
-    imp: Impairment,
-    dirs: [Pipe; 2],
-    /// Serialisation: 10 Mbit/s-ish so that windows matter; µs per byte.
-    ns_per_byte: u64,
-    busy_until: [u64; 2],
+    inner: nic_sim::link::Link,
 }
 
 impl Link {
     fn new(seed: u64, imp: Impairment) -> Self {
-        Link {
-            rng: Rng(seed | 1),
-            imp,
-            dirs: [
-                Pipe {
-                    q: Vec::new(),
-                    order: 0,
-                },
-                Pipe {
-                    q: Vec::new(),
-                    order: 0,
-                },
-            ],
-            ns_per_byte: 80, // 100 Mbit/s
-            busy_until: [0; 2],
-        }
+        let mut inner = nic_sim::link::Link::new(seed, imp);
+        // 100 Mbit/s in each direction, so that windows and queues matter.
+        inner.set_bandwidth(End::A, 12_500_000);
+        inner.set_bandwidth(End::B, 12_500_000);
+        Link { inner }
     }
-    fn send(&mut self, d: usize, now: u64, frame: &[u8]) {
+    fn send(&mut self, from: End, now_us: u64, frame: &[u8]) {
         if std::env::var_os("TRACE").is_some() {
-            trace(d, now, frame);
+            trace(from, now_us, frame);
         }
-        let start = self.busy_until[d].max(now);
-        let done = start + frame.len() as u64 * self.ns_per_byte / 1000;
-        self.busy_until[d] = done;
-        if self.rng.chance(self.imp.loss) {
-            return;
-        }
-        let copies = if self.rng.chance(self.imp.duplicate) {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let mut f = frame.to_vec();
-            if self.rng.chance(self.imp.corrupt) && !f.is_empty() {
-                let i = (self.rng.next() % f.len() as u64) as usize;
-                f[i] ^= 1 << (self.rng.next() % 8);
-            }
-            let mut at = done + self.imp.delay_us;
-            if self.imp.jitter_us > 0 {
-                at += self.rng.next() % self.imp.jitter_us;
-            }
-            if self.rng.chance(self.imp.reorder) {
-                at += self.imp.delay_us.max(1000);
-            }
-            let p = &mut self.dirs[d];
-            p.order += 1;
-            p.q.push((at, p.order, f));
-        }
+        self.inner.send(from, now_us * 1000, frame);
     }
-    fn recv(&mut self, d: usize, now: u64) -> Option<Vec<u8>> {
-        let p = &mut self.dirs[d];
-        let i = (0..p.q.len())
-            .filter(|&i| p.q[i].0 <= now)
-            .min_by_key(|&i| (p.q[i].0, p.q[i].1))?;
-        Some(p.q.swap_remove(i).2)
+    fn recv(&mut self, at: End, now_us: u64) -> Option<Vec<u8>> {
+        self.inner.recv(at, now_us * 1000)
     }
     fn next_at(&self) -> Option<u64> {
-        self.dirs.iter().flat_map(|p| p.q.iter().map(|e| e.0)).min()
+        [End::A, End::B]
+            .into_iter()
+            .filter_map(|e| self.inner.next_arrival(e))
+            .min()
+            .map(|ns| ns.div_ceil(1000))
     }
 }
 
-fn trace(d: usize, now: u64, frame: &[u8]) {
+fn trace(d: End, now: u64, frame: &[u8]) {
     match tcp_lite::wire::parse_tcp_frame(frame) {
         Some((_, _, t)) => println!(
             "{now:>10} {} seq={} ack={} fl={:02x} win={} len={} sack={:?} ts={:?}",
-            if d == 0 { "A>B" } else { "B>A" },
+            if d == End::A { "A>B" } else { "B>A" },
             t.seq,
             t.ack,
             t.flags,
@@ -124,7 +52,7 @@ fn trace(d: usize, now: u64, frame: &[u8]) {
         ),
         None => println!(
             "{now:>10} {} non-TCP frame of {} bytes",
-            if d == 0 { "A>B" } else { "B>A" },
+            if d == End::A { "A>B" } else { "B>A" },
             frame.len()
         ),
     }
@@ -143,6 +71,8 @@ fn pattern(i: u64) -> u8 {
 struct Outcome {
     virtual_us: u64,
     delivered: usize,
+    /// Frames lost, duplicated, reordered and corrupted by the link, both directions.
+    impaired: [u64; 4],
 }
 
 fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
@@ -216,17 +146,17 @@ fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
         }
         // Network.
         while let Some(n) = a.transmit(t, &mut frame) {
-            link.send(0, now, &frame[..n]);
+            link.send(End::A, now, &frame[..n]);
         }
         while let Some(n) = b.transmit(t, &mut frame) {
-            link.send(1, now, &frame[..n]);
+            link.send(End::B, now, &frame[..n]);
         }
         let mut moved = false;
-        while let Some(f) = link.recv(0, now) {
+        while let Some(f) = link.recv(End::B, now) {
             let _ = b.receive(t, &f);
             moved = true;
         }
-        while let Some(f) = link.recv(1, now) {
+        while let Some(f) = link.recv(End::A, now) {
             let _ = a.receive(t, &f);
             moved = true;
         }
@@ -253,9 +183,17 @@ fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
             a.socket(c).state()
         );
     }
+    let (x, y) = (link.inner.counters(End::A), link.inner.counters(End::B));
+    let impaired = [
+        x.lost + y.lost,
+        x.duplicated + y.duplicated,
+        x.reordered + y.reordered,
+        x.corrupted + y.corrupted,
+    ];
     Outcome {
         virtual_us: now,
         delivered: got,
+        impaired,
     }
 }
 
@@ -272,8 +210,8 @@ fn imp(loss: f64) -> Impairment {
         duplicate: f("D", loss / 2.0),
         reorder: f("R", loss),
         corrupt: f("C", loss / 2.0),
-        delay_us: 500,
-        jitter_us: 100,
+        delay_ns: 500_000,
+        jitter_ns: 100_000,
     }
 }
 
@@ -290,12 +228,21 @@ fn impaired_links_deliver_exactly_once_in_order() {
     } else {
         1024 * 1024
     };
+    let mut impaired = [0u64; 4];
     for seed in 1..=12u64 {
         for loss in [0.001, 0.01, 0.05] {
             let o = run(seed, imp(loss), size, 32 * 1024);
             assert_eq!(o.delivered, size);
+            for (t, n) in impaired.iter_mut().zip(o.impaired) {
+                *t += n;
+            }
         }
     }
+    // The link really did lose, duplicate, reorder and corrupt frames.
+    assert!(
+        impaired.iter().all(|&n| n > 10),
+        "impairments seen: {impaired:?}"
+    );
 }
 
 /// Prints virtual-time throughput per loss rate for BENCHMARKS.md:
