@@ -1174,6 +1174,7 @@ impl<'a> TcpSocket<'a> {
                         && len < mss
                         && !fin
                         && una != t.snd_max
+                        && !lt(seq, t.snd_max)
                         && (t.flags & NODELAY == 0 || !all)
                         && !probe
                     {
