@@ -836,17 +836,42 @@ impl<'a> TcpSocket<'a> {
         {
             // RFC 5681 §2 duplicate ACK.
             t.dupacks = t.dupacks.saturating_add(1);
+            // RFC 5827 early retransmit: with fewer than four segments outstanding and
+            // nothing new to send, the threshold is one less than the segments outstanding.
+            let flight = t.snd_max.wrapping_sub(t.snd_una);
+            let oseg = flight.div_ceil(mss.max(1));
+            let early = oseg < 4
+                && self.tx.len() as u32 <= flight
+                && u32::from(t.dupacks) + 1 >= oseg.max(2);
             if t.flags & RECOVERY != 0 {
                 t.cwnd += mss; // RFC 6582 step 3 inflation
                 if sack_news && lt(t.rtx_next, self.highest_sacked()) {
                     self.tcb.flags |= RTX_HOLE;
                 }
-            } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss))
+            } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss) || early)
                 && gt(seg.ack, t.recover.wrapping_sub(1))
             {
                 // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit.
                 self.enter_recovery();
             }
+        }
+        self.check_lost_rtx();
+    }
+
+    /// Lost-retransmission detection: once the peer SACKs data sent after our latest
+    /// retransmission while SND.UNA is still missing, the retransmissions before it are taken
+    /// as lost and the holes are walked again from SND.UNA (the idea of RFC 6675's IsLost
+    /// applied to retransmissions, assuming a mostly FIFO path).
+    fn check_lost_rtx(&mut self) {
+        let high = self.highest_sacked();
+        let t = &mut self.tcb;
+        if t.flags & (RECOVERY | SACK) == RECOVERY | SACK
+            && gt(high, t.rtt_seq)
+            && gt(t.rtx_next, t.snd_una)
+        {
+            t.rtx_next = t.snd_una;
+            t.rtt_seq = t.snd_max;
+            t.flags |= RTX_HOLE;
         }
     }
 
@@ -1136,10 +1161,19 @@ impl<'a> TcpSocket<'a> {
                     );
                     let end_data = una.wrapping_add(txlen);
                     let len = limit.wrapping_sub(s).min(mss).min(end_data.wrapping_sub(s));
-                    if lt(s, t.snd_max) && (len > 0 || (fin_pending && s == fin_seq)) {
+                    // A hole lies below the highest SACKed byte; above it data is merely in
+                    // flight. SND.UNA itself is always fair game (fast retransmit, partial ACK).
+                    let high = self.highest_sacked();
+                    if lt(s, t.snd_max)
+                        && (s == una || lt(s, high))
+                        && (len > 0 || (fin_pending && s == fin_seq))
+                    {
                         fin = fin_pending && s.wrapping_add(len) == fin_seq;
                         let t = &mut self.tcb;
                         t.rtx_next = s.wrapping_add(len + u32::from(fin));
+                        // During recovery RTT_SEQ marks SND.MAX at the latest retransmission,
+                        // for lost-retransmission detection in `process_ack`.
+                        t.rtt_seq = t.snd_max;
                         return Some(self.finish(now, cfg, r, s, len, fin, ts, rcv_wnd));
                     }
                 }
@@ -1156,8 +1190,20 @@ impl<'a> TcpSocket<'a> {
                         0
                     };
                     let in_flight = seq.wrapping_sub(una);
-                    let cwnd_room = t.cwnd.saturating_sub(in_flight);
+                    // RFC 3042 limited transmit: each of the first two duplicate ACKs lets
+                    // one new segment out beyond the congestion window.
+                    let lt_extra = if t.flags & RECOVERY == 0 && seq == t.snd_max {
+                        u32::from(t.dupacks.min(2)) * mss
+                    } else {
+                        0
+                    };
+                    let cwnd_room = (t.cwnd + lt_extra).saturating_sub(in_flight);
                     let mut len = avail.min(wnd_room).min(cwnd_room).min(mss);
+                    // Sender SWS avoidance: no runt segment just because the congestion
+                    // window's byte count is not a multiple of the segment size.
+                    if len < mss && len < avail && len == cwnd_room && in_flight > 0 {
+                        len = 0;
+                    }
                     if probe && t.snd_wnd == 0 && avail > 0 && seq == una {
                         // Zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1).
                         len = 1;
@@ -1247,7 +1293,7 @@ impl<'a> TcpSocket<'a> {
         if gt(end, t.snd_max) {
             t.snd_max = end;
         }
-        if new_data && t.flags & RTT == 0 && !ts {
+        if new_data && t.flags & (RTT | RECOVERY) == 0 && !ts {
             t.rtt_seq = seq;
             t.rtt_start = now;
             t.flags |= RTT;

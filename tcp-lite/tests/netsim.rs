@@ -266,3 +266,19 @@ fn throughput_report() {
         );
     }
 }
+
+/// One run for debugging: `SEED=3 LOSS=0.05 TRACE=1 cargo test --test netsim -- --ignored one_run`.
+#[test]
+#[ignore = "a debugging aid"]
+fn one_run() {
+    let seed = std::env::var("SEED").map_or(1, |s| s.parse().unwrap());
+    let loss = std::env::var("LOSS").map_or(0.05, |s| s.parse().unwrap());
+    let o = run(seed, imp(loss), 1 << 20, 64 * 1024);
+    println!(
+        "{} bytes in {} µs: {:.1} Mbit/s, impaired {:?}",
+        o.delivered,
+        o.virtual_us,
+        o.delivered as f64 * 8.0 / o.virtual_us as f64,
+        o.impaired
+    );
+}

@@ -467,11 +467,16 @@ fn fast_retransmit_and_newreno_partial_ack() {
     };
     let s1 = (iss1 + mss, iss1 + 2 * mss);
     let s3 = (iss1 + 3 * mss, iss1 + 4 * mss);
-    assert!(dup(&mut h, vec![s1]).iter().all(|s| s.payload.is_empty()));
-    assert!(
-        dup(&mut h, vec![s3, s1])
-            .iter()
-            .all(|s| s.payload.is_empty())
+    // RFC 3042 limited transmit: each of the first two duplicate ACKs sends one new segment.
+    let lt1 = dup(&mut h, vec![s1]);
+    assert_eq!(
+        lt1.iter().map(|s| s.seq - iss1).collect::<Vec<_>>(),
+        vec![4 * mss]
+    );
+    let lt2 = dup(&mut h, vec![s3, s1]);
+    assert_eq!(
+        lt2.iter().map(|s| s.seq - iss1).collect::<Vec<_>>(),
+        vec![5 * mss]
     );
     let out = dup(&mut h, vec![s3, s1]);
     assert_eq!(
