@@ -852,7 +852,7 @@ impl<'a> Interface<'a> {
             .sockets
             .iter()
             .filter(|s| s.tcb.flags & IN_USE != 0)
-            .filter_map(|s| s.deadline());
+            .filter_map(|s| s.deadline(now_ms));
         let d = pend
             .chain(socks)
             .map(|d| d.wrapping_sub(now_ms) as i32)

@@ -139,6 +139,8 @@ const PROBE: u32 = 1 << 13; // send a zero-window or keepalive probe now
 pub(crate) const HASHED: u32 = 1 << 14; // entered in the connection table
 const SAMPLED: u32 = 1 << 15; // an RTT sample has been taken
 const WS: u32 = 1 << 16; // the peer's SYN carried window scale
+const RESET: u32 = 1 << 18; // closed by an acceptable RST
+const TIMED_OUT: u32 = 1 << 19; // closed after unanswered retransmissions or probes
 
 /// The per-connection state without its buffers.
 #[derive(Debug, Default, Clone)]
@@ -156,31 +158,30 @@ pub(crate) struct Tcb {
     snd_nxt: u32,
     snd_max: u32,
     snd_wl1: u32,
-    snd_wl2: u32,
     snd_wnd: u32,
     rcv_nxt: u32,
     rcv_adv: u32,
     ts_recent: u32,
-    srtt8: u32,
-    rttvar4: u32,
-    rto: u32,
+    srtt8: u16,
+    rttvar4: u16,
+    rto: u16,
     rtt_seq: u32,
-    rtt_start: u32,
+    rtt_start: u16,
     cwnd: u32,
     ssthresh: u32,
     recover: u32,
     rtx_next: u32,
     t_rtx: u32,
-    t_ack: u32,
+    /// Low 16 bits of the delayed-ACK deadline (the delay is far below 32 s).
+    t_ack: u16,
     mss: u16,
     snd_shift: u8,
     rcv_shift: u8,
     dupacks: u8,
     retries: u8,
     segs_unacked: u8,
-    reason: Option<CloseReason>,
     sack: [(u32, u32); MAX_SACK],
-    ooo: [(u32, u32); MAX_SACK],
+    ooo: [(u32, u32); RCV_RANGES],
     #[cfg(feature = "cubic")]
     cubic: crate::cubic::Cubic,
 }
@@ -209,6 +210,10 @@ pub(crate) struct Plan {
     pub(crate) data_len: usize,
 }
 
+/// Out-of-order ranges held by the receiver, and so SACK blocks sent (RFC 2018 §4 asks for
+/// as many as fit; two keep the per-connection state within 160 bytes on 32-bit targets).
+const RCV_RANGES: usize = 2;
+
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
 fn eff_mss(t: &Tcb) -> u32 {
     u32::from(t.mss)
@@ -235,7 +240,11 @@ impl<'a> TcpSocket<'a> {
     }
     /// Why the connection ended abnormally, if it did.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.tcb.reason
+        match self.tcb.flags & (RESET | TIMED_OUT) {
+            RESET => Some(CloseReason::Reset),
+            TIMED_OUT => Some(CloseReason::TimedOut),
+            _ => None,
+        }
     }
     /// Remote address and port.
     pub fn remote(&self) -> ([u8; 4], u16) {
@@ -314,11 +323,11 @@ impl<'a> TcpSocket<'a> {
     }
     /// Smoothed RTT in ms, once measured.
     pub fn srtt_ms(&self) -> Option<u32> {
-        (self.tcb.flags & SAMPLED != 0).then_some(self.tcb.srtt8 >> 3)
+        (self.tcb.flags & SAMPLED != 0).then_some(u32::from(self.tcb.srtt8 >> 3))
     }
     /// Current retransmission timeout in ms.
     pub fn rto_ms(&self) -> u32 {
-        self.tcb.rto
+        u32::from(self.tcb.rto)
     }
 
     /// Queues bytes for sending; returns how many fit.
@@ -422,7 +431,7 @@ impl<'a> TcpSocket<'a> {
         t.snd_una = iss;
         t.snd_nxt = iss;
         t.snd_max = iss;
-        t.rto = cfg.initial_rto_ms;
+        t.rto = cfg.initial_rto_ms.min(0xffff) as u16;
         t.mss = 536; // RFC 9293 §3.7.1 default send MSS
         t.ssthresh = u32::MAX;
         t.recover = iss;
@@ -491,7 +500,6 @@ impl<'a> TcpSocket<'a> {
         // RFC 9293 §3.10.7.3: the window in a SYN is never scaled.
         t.snd_wnd = u32::from(seg.window);
         t.snd_wl1 = seg.seq;
-        t.snd_wl2 = seg.ack;
         // RFC 5681 §3.1: IW = min(4·MSS, max(2·MSS, 4380)).
         let m = u32::from(t.mss);
         t.cwnd = (4 * m).min((2 * m).max(4380));
@@ -500,7 +508,12 @@ impl<'a> TcpSocket<'a> {
 
     fn set_closed(&mut self, reason: Option<CloseReason>) {
         self.tcb.state = State::Closed;
-        self.tcb.reason = reason;
+        self.tcb.flags &= !(RESET | TIMED_OUT);
+        self.tcb.flags |= match reason {
+            Some(CloseReason::Reset) => RESET,
+            Some(CloseReason::TimedOut) => TIMED_OUT,
+            None => 0,
+        };
         self.tcb.flags &= !(T_RTX | T_ACK | ACK_NOW);
     }
 
@@ -589,7 +602,6 @@ impl<'a> TcpSocket<'a> {
                 t.state = State::Established;
                 t.snd_wnd = u32::from(seg.window) << t.snd_shift;
                 t.snd_wl1 = seg.seq;
-                t.snd_wl2 = seg.ack;
             } else {
                 return Reply::Rst(seg.ack, None);
             }
@@ -642,7 +654,10 @@ impl<'a> TcpSocket<'a> {
             if let Some((_, ecr)) = seg.timestamp {
                 self.rtt_sample(cfg, now.wrapping_sub(ecr));
             } else if self.tcb.flags & RTT != 0 {
-                self.rtt_sample(cfg, now.wrapping_sub(self.tcb.rtt_start));
+                self.rtt_sample(
+                    cfg,
+                    u32::from((now as u16).wrapping_sub(self.tcb.rtt_start)),
+                );
             }
             self.tcb.flags &= !RTT;
         } else {
@@ -656,20 +671,23 @@ impl<'a> TcpSocket<'a> {
     /// RTT sample in ms into SRTT/RTTVAR/RTO (RFC 6298 §2.2–2.3, G = 1 ms).
     fn rtt_sample(&mut self, cfg: &TcpConfig, r: u32) {
         let t = &mut self.tcb;
-        let r = r.min(cfg.max_rto_ms);
+        // SRTT is kept in 1/8 ms in 16 bits: samples above 8 s saturate.
+        let r = r.min(8191);
+        let (mut srtt8, mut rttvar4) = (u32::from(t.srtt8), u32::from(t.rttvar4));
         if t.flags & SAMPLED == 0 {
-            t.srtt8 = r << 3;
-            t.rttvar4 = r << 1;
+            srtt8 = r << 3;
+            rttvar4 = r << 1;
             t.flags |= SAMPLED;
         } else {
-            let srtt = t.srtt8 >> 3;
-            let err = srtt.abs_diff(r);
-            // RTTVAR ← 3/4 RTTVAR + 1/4 |SRTT − R|; SRTT ← 7/8 SRTT + 1/8 R (scaled by 4 and 8).
-            t.rttvar4 = t.rttvar4 - (t.rttvar4 >> 2) + err;
-            t.srtt8 = t.srtt8 - (t.srtt8 >> 3) + r;
+            let err = (srtt8 >> 3).abs_diff(r);
+            // RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R|; SRTT <- 7/8 SRTT + 1/8 R (scaled by 4 and 8).
+            rttvar4 = rttvar4 - (rttvar4 >> 2) + err;
+            srtt8 = srtt8 - (srtt8 >> 3) + r;
         }
-        let rto = (t.srtt8 >> 3) + t.rttvar4.max(1);
-        t.rto = rto.clamp(cfg.min_rto_ms, cfg.max_rto_ms);
+        t.srtt8 = srtt8.min(0xffff) as u16;
+        t.rttvar4 = rttvar4.min(0xffff) as u16;
+        let rto = (srtt8 >> 3) + rttvar4.max(1);
+        t.rto = rto.clamp(cfg.min_rto_ms, cfg.max_rto_ms).min(0xffff) as u16;
         t.retries = 0;
     }
 
@@ -746,10 +764,9 @@ impl<'a> TcpSocket<'a> {
         let mss = u32::from(t.mss);
         // Window update (RFC 9293 §3.10.7.4 fifth, SND.WL1/SND.WL2 rule).
         let old_wnd = t.snd_wnd;
-        if lt(t.snd_wl1, seg.seq) || (t.snd_wl1 == seg.seq && le(t.snd_wl2, seg.ack)) {
+        if lt(t.snd_wl1, seg.seq) || (t.snd_wl1 == seg.seq && le(t.snd_una, seg.ack)) {
             t.snd_wnd = u32::from(seg.window) << t.snd_shift;
             t.snd_wl1 = seg.seq;
-            t.snd_wl2 = seg.ack;
         }
         if gt(seg.ack, t.snd_una) {
             let acked = seg.ack.wrapping_sub(t.snd_una);
@@ -778,7 +795,7 @@ impl<'a> TcpSocket<'a> {
                     self.tcb.flags &= !RTT;
                 }
                 _ if t.flags & RTT != 0 && gt(seg.ack, t.rtt_seq) => {
-                    let r = now.wrapping_sub(t.rtt_start);
+                    let r = u32::from((now as u16).wrapping_sub(t.rtt_start));
                     self.tcb.flags &= !RTT;
                     self.rtt_sample(cfg, r);
                 }
@@ -790,7 +807,7 @@ impl<'a> TcpSocket<'a> {
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
             } else {
-                let rto = t.rto;
+                let rto = u32::from(t.rto);
                 self.arm_rtx(now, rto);
             }
             let flight = self.flight();
@@ -902,7 +919,7 @@ impl<'a> TcpSocket<'a> {
         }
         #[cfg(feature = "cubic")]
         if t.cubic.enabled {
-            let srtt = t.srtt8 >> 3;
+            let srtt = u32::from(t.srtt8 >> 3);
             t.cwnd = t.cubic.on_ack(now, t.cwnd, mss, acked, srtt);
             return;
         }
@@ -940,7 +957,7 @@ impl<'a> TcpSocket<'a> {
                 // Pull in out-of-order ranges that are now contiguous.
                 loop {
                     let mut moved = false;
-                    for i in 0..MAX_SACK {
+                    for i in 0..RCV_RANGES {
                         let (l, r) = t.ooo[i];
                         if l != r && le(l, t.rcv_nxt) {
                             if gt(r, t.rcv_nxt) {
@@ -960,7 +977,7 @@ impl<'a> TcpSocket<'a> {
                 if had_ooo || t.segs_unacked >= 2 {
                     t.flags |= ACK_NOW;
                 } else if t.flags & T_ACK == 0 {
-                    t.t_ack = now.wrapping_add(cfg.ack_delay_ms);
+                    t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
                     t.flags |= T_ACK;
                 }
             } else if n > 0 {
@@ -974,17 +991,13 @@ impl<'a> TcpSocket<'a> {
                         *b = (0, 0);
                     }
                 }
-                let mut k = MAX_SACK - 1;
-                while k > 0 {
-                    t.ooo[k] = t.ooo[k - 1];
-                    k -= 1;
-                }
-                // Compact: push empties to the end after the shift.
-                t.ooo[0] = (l, r);
-                let mut packed = [(0u32, 0u32); MAX_SACK];
-                let mut j = 0;
+                // The newest range first; the oldest is forgotten when all are taken (its
+                // bytes are then simply received again).
+                let mut packed = [(0u32, 0u32); RCV_RANGES];
+                packed[0] = (l, r);
+                let mut j = 1;
                 for b in t.ooo {
-                    if b.0 != b.1 {
+                    if b.0 != b.1 && j < RCV_RANGES {
                         packed[j] = b;
                         j += 1;
                     }
@@ -1013,10 +1026,11 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Earliest timer deadline in ms, if any timer is armed.
-    pub(crate) fn deadline(&self) -> Option<u32> {
+    pub(crate) fn deadline(&self, now: u32) -> Option<u32> {
         let t = &self.tcb;
         let a = (t.flags & T_RTX != 0).then_some(t.t_rtx);
-        let b = (t.flags & T_ACK != 0).then_some(t.t_ack);
+        let b = (t.flags & T_ACK != 0)
+            .then(|| now.wrapping_add(t.t_ack.wrapping_sub(now as u16) as i16 as u32));
         match (a, b) {
             (Some(a), Some(b)) => Some(if lt(a, b) { a } else { b }),
             (x, y) => x.or(y),
@@ -1026,7 +1040,7 @@ impl<'a> TcpSocket<'a> {
     /// Runs expired timers (RFC 6298 §5.4–5.7, RFC 9293 §3.8.6.1 persist, §3.8.4 keepalive).
     pub(crate) fn on_timer(&mut self, now: u32, cfg: &TcpConfig) {
         let t = &mut self.tcb;
-        if t.flags & T_ACK != 0 && due(now, t.t_ack) {
+        if t.flags & T_ACK != 0 && (now as u16).wrapping_sub(t.t_ack) as i16 >= 0 {
             t.flags = (t.flags & !T_ACK) | ACK_NOW;
         }
         if t.flags & T_RTX == 0 || !due(now, t.t_rtx) {
@@ -1061,19 +1075,19 @@ impl<'a> TcpSocket<'a> {
             t.flags &= !(RECOVERY | RTT | RTX_HOLE);
             t.sack = [(0, 0); MAX_SACK];
             t.dupacks = 0;
-            t.rto = (t.rto.saturating_mul(2)).min(cfg.max_rto_ms);
+            t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
             if t.snd_wnd == 0 {
                 // The outstanding byte was a zero-window probe: probe again.
                 t.flags |= PROBE;
             }
-            let rto = t.rto;
+            let rto = u32::from(t.rto);
             self.arm_rtx(now, rto);
         } else if !self.tx.is_empty() && t.snd_wnd == 0 || t.flags & KEEPALIVE != 0 {
             // Persist (zero-window probe) or keepalive probe.
             t.flags |= PROBE;
             let d = if t.snd_wnd == 0 && !self.tx.is_empty() {
-                t.rto = (t.rto.saturating_mul(2)).min(cfg.max_rto_ms);
-                t.rto
+                t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
+                u32::from(t.rto)
             } else {
                 75_000 // RFC 1122 §4.2.3.6: ≥ 75 s between keepalives without a reply
             };
@@ -1115,12 +1129,12 @@ impl<'a> TcpSocket<'a> {
                     t.snd_nxt = t.snd_una.wrapping_add(1);
                     t.snd_max = max(t.snd_max, t.snd_nxt);
                     if t.flags & T_RTX == 0 {
-                        let rto = t.rto;
+                        let rto = u32::from(t.rto);
                         self.arm_rtx(now, rto);
                     }
                     let t = &mut self.tcb;
                     if t.flags & SAMPLED == 0 && t.retries == 0 {
-                        t.rtt_start = now;
+                        t.rtt_start = now as u16;
                         t.rtt_seq = t.snd_una;
                         t.flags |= RTT;
                     }
@@ -1230,7 +1244,7 @@ impl<'a> TcpSocket<'a> {
                         return Some(self.finish(now, cfg, r, seq, len, fin, ts, rcv_wnd));
                     }
                     if avail > 0 && t.snd_wnd == 0 && una == t.snd_max && t.flags & T_RTX == 0 {
-                        let rto = t.rto;
+                        let rto = u32::from(t.rto);
                         self.arm_rtx(now, rto);
                     }
                     let t = &mut self.tcb;
@@ -1295,11 +1309,11 @@ impl<'a> TcpSocket<'a> {
         }
         if new_data && t.flags & (RTT | RECOVERY) == 0 && !ts {
             t.rtt_seq = seq;
-            t.rtt_start = now;
+            t.rtt_start = now as u16;
             t.flags |= RTT;
         }
         if t.flags & T_RTX == 0 {
-            let rto = t.rto;
+            let rto = u32::from(t.rto);
             self.arm_rtx(now, rto);
         }
         let data_off = seq.wrapping_sub(self.tcb.snd_una) as usize;
@@ -1350,5 +1364,26 @@ impl<'a> TcpSocket<'a> {
 
     pub(crate) fn tx_read(&self, off: usize, out: &mut [u8]) -> usize {
         self.tx.read_at(off, out)
+    }
+}
+
+// The per-connection state without buffer storage fits 160 bytes on 32-bit targets: the TCB
+// plus two ring descriptors (slice pointer and length, head, length). Checked at compile
+// time by every 32-bit build (thumbv6m, thumbv7em) and by the unit test below on any host.
+// The `cubic` feature adds its 16 bytes of state on top.
+#[cfg(all(target_pointer_width = "32", not(feature = "cubic")))]
+const _: () = assert!(core::mem::size_of::<TcpSocket<'static>>() <= 160);
+
+#[cfg(all(test, not(feature = "cubic")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_connection_state_is_at_most_160_bytes_on_32_bit() {
+        // The TCB holds no pointers, so its size is the same on every target with 4-byte
+        // alignment of u32; a ring descriptor is 8 + 4 + 4 bytes on a 32-bit target.
+        let tcb = core::mem::size_of::<Tcb>();
+        assert_eq!(core::mem::align_of::<Tcb>(), 4);
+        assert!(tcb + 2 * 16 <= 160, "TCB is {tcb} bytes");
     }
 }

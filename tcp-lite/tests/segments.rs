@@ -729,11 +729,3 @@ fn bad_frames_are_refused() {
     assert_eq!(h.iface.receive(h.t(), &f[..20]), Err(Error::Malformed));
     h.none();
 }
-
-#[test]
-fn per_connection_state_fits_budget() {
-    // The TCB plus the two ring descriptors, on this (64-bit) host; the thumbv7em figure is
-    // checked by the size project and recorded in BENCHMARKS.md.
-    let n = core::mem::size_of::<TcpSocket<'static>>();
-    assert!(n <= 240, "TcpSocket is {n} bytes on the host");
-}
