@@ -158,7 +158,7 @@ pub struct Interface<'a> {
 }
 
 fn ms(now: Instant) -> u32 {
-    (now.micros() / 1000) as u32
+    now.millis() as u32
 }
 
 impl<'a> Interface<'a> {
@@ -307,14 +307,18 @@ impl<'a> Interface<'a> {
     }
 
     /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
-    /// 4 µs timer and F SipHash-2-4 under the host secret.
+    /// timer ticking every 4 µs (here advanced 250 ticks per millisecond of the stack's
+    /// clock: the RFC's rate at millisecond granularity) and F SipHash-2-4 under the host
+    /// secret.
     fn isn(&self, now: Instant, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
         let mut m = [0u8; 12];
         m[..4].copy_from_slice(&self.cfg.ip);
         m[4..6].copy_from_slice(&lport.to_be_bytes());
         m[6..10].copy_from_slice(&rip);
         m[10..12].copy_from_slice(&rport.to_be_bytes());
-        ((now.micros() / 4) as u32).wrapping_add(siphash24(&self.cfg.secret, &m) as u32)
+        (now.millis() as u32)
+            .wrapping_mul(250)
+            .wrapping_add(siphash24(&self.cfg.secret, &m) as u32)
     }
 
     /// Opens a connection to `remote` from `local_port` (RFC 9293 §3.10.1).
@@ -860,7 +864,7 @@ impl<'a> Interface<'a> {
         Some(if d <= 0 {
             now
         } else {
-            Instant::from_micros(now.micros() + d as u64 * 1000)
+            Instant::from_millis(now.millis() + d as u64)
         })
     }
 }

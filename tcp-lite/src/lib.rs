@@ -17,27 +17,30 @@ pub mod wire;
 pub use iface::{ArpEntry, ChecksumOffload, Config, ECHO_MAX, Interface, SocketHandle, Stats};
 pub use tcp::{CloseReason, Congestion, State, TcpConfig, TcpSocket};
 
-/// A point in virtual time, in microseconds from an arbitrary epoch.
+/// A point in virtual time, with millisecond resolution, from an arbitrary epoch.
+///
+/// Milliseconds are the stack's clock: timers are kept in them, and keeping them as the
+/// representation spares 32-bit targets a 64-bit division on every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant(u64);
 
 impl Instant {
-    /// From microseconds.
+    /// From microseconds (truncated to the millisecond).
     pub const fn from_micros(us: u64) -> Self {
-        Instant(us)
+        Instant(us / 1000)
     }
     /// From milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
-        Instant(ms * 1000)
+        Instant(ms)
     }
-    /// Microseconds since the epoch.
+    /// Microseconds since the epoch (a multiple of 1000).
     pub const fn micros(self) -> u64 {
-        self.0
+        self.0 * 1000
     }
     /// Milliseconds since the epoch.
     pub const fn millis(self) -> u64 {
-        self.0 / 1000
+        self.0
     }
 }
 

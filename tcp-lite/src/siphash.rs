@@ -1,6 +1,14 @@
 //! SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012), the keyed
 //! hash behind initial sequence numbers (RFC 6528 §3) and the connection table.
 
+/// `n` SipRounds. Kept out of line: the stack is sized for small flash, not for speed.
+#[inline(never)]
+fn rounds(v: &mut [u64; 4], n: usize) {
+    for _ in 0..n {
+        round(v);
+    }
+}
+
 #[inline(always)]
 fn round(v: &mut [u64; 4]) {
     v[0] = v[0].wrapping_add(v[1]);
@@ -34,8 +42,7 @@ pub fn siphash24(k: &[u8; 16], msg: &[u8]) -> u64 {
         kb.copy_from_slice(c);
         let m = u64::from_le_bytes(kb);
         v[3] ^= m;
-        round(&mut v);
-        round(&mut v);
+        rounds(&mut v, 2);
         v[0] ^= m;
     }
     let rem = chunks.remainder();
@@ -44,13 +51,10 @@ pub fn siphash24(k: &[u8; 16], msg: &[u8]) -> u64 {
     last[7] = msg.len() as u8;
     let m = u64::from_le_bytes(last);
     v[3] ^= m;
-    round(&mut v);
-    round(&mut v);
+    rounds(&mut v, 2);
     v[0] ^= m;
     v[2] ^= 0xff;
-    for _ in 0..4 {
-        round(&mut v);
-    }
+    rounds(&mut v, 4);
     v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
