@@ -1,6 +1,13 @@
 //! Segment-level tests in virtual time: a scripted peer builds segments, feeds them to the
 //! stack, and checks the fields of what the stack emits.
+//!
+//! The peer's segments are built with netwire's `TcpRepr` and every segment the stack emits
+//! is parsed by netwire as well as by tcp-lite's own parser, which must agree: two
+//! independent implementations of the wire format check each other.
 
+use core::net::IpAddr;
+use netwire::tcp::{SackBlock, SackBlocks, TcpTimestamps};
+use netwire::{ChecksumCapabilities, SeqNumber, TcpFlags, TcpPacket};
 use tcp_lite::wire::{self, EthHdr, TcpRepr, flags as F};
 use tcp_lite::{ArpEntry, Config, Error, Instant, Interface, SocketHandle, State, TcpSocket};
 
@@ -103,41 +110,56 @@ impl H<'_> {
         self.now += ms;
     }
     fn send(&mut self, s: Seg) -> Result<(), Error> {
-        let r = TcpRepr {
-            src_port: PPORT,
-            dst_port: self.port,
-            seq: s.seq,
-            ack: s.ack,
-            flags: s.flags,
-            window: s.window,
-            mss: s.mss,
-            wscale: s.wscale,
-            sack_permitted: s.sack_permitted,
-            timestamp: s.ts,
-            sack: {
-                let mut a = [(0, 0); 3];
-                for (i, b) in s.sack.iter().take(3).enumerate() {
-                    a[i] = *b;
-                }
-                a
-            },
-            sack_len: s.sack.len().min(3) as u8,
-            payload: &s.payload,
-        };
-        let mut f = [0u8; 1600];
-        let n = wire::tcp_frame(
-            &mut f,
-            EthHdr {
-                dst: MAC_US,
-                src: MAC_PEER,
-                ethertype: 0x0800,
-            },
-            PEER,
-            US,
-            &r,
+        let mut r = netwire::TcpRepr::new(
+            PPORT,
+            self.port,
+            SeqNumber(s.seq),
+            SeqNumber(s.ack),
+            TcpFlags::from_bits_retain(u16::from(s.flags)),
+            s.window,
+        );
+        r.max_seg_size = s.mss;
+        r.window_scale = s.wscale;
+        r.sack_permitted = s.sack_permitted;
+        r.timestamps = s.ts.map(|(tsval, tsecr)| TcpTimestamps { tsval, tsecr });
+        let blocks: Vec<SackBlock> = s
+            .sack
+            .iter()
+            .map(|&(l, rr)| SackBlock {
+                left: SeqNumber(l),
+                right: SeqNumber(rr),
+            })
+            .collect();
+        r.sack_blocks = SackBlocks::from_slice(&blocks);
+        r.payload_len = s.payload.len();
+        let (hl, tl) = (r.header_len(), r.buffer_len());
+        let mut f = vec![0u8; 34 + tl];
+        EthHdr {
+            dst: MAC_US,
+            src: MAC_PEER,
+            ethertype: 0x0800,
+        }
+        .emit(&mut f)
+        .unwrap();
+        wire::Ipv4Repr {
+            src: PEER,
+            dst: US,
+            proto: 6,
+            ttl: 64,
+            payload_len: tl,
+        }
+        .emit(&mut f[14..], 0, true)
+        .unwrap();
+        f[34 + hl..].copy_from_slice(&s.payload);
+        let mut pkt = TcpPacket::new_unchecked(&mut f[34..]);
+        r.emit(
+            &mut pkt,
+            &IpAddr::from(PEER),
+            &IpAddr::from(US),
+            &ChecksumCapabilities::software(),
         )
         .unwrap();
-        self.iface.receive(self.t(), &f[..n])
+        self.iface.receive(self.t(), &f)
     }
     /// Every TCP segment the stack emits now.
     fn out(&mut self) -> Vec<Seg> {
