@@ -5,10 +5,14 @@ use crate::siphash::siphash24;
 use crate::tcp::{
     ACCEPTED, ChallengeLimiter, HASHED, IN_USE, Plan, Reply, State, TcpConfig, TcpSocket,
 };
+#[cfg(feature = "udp")]
+use crate::udp::UdpSocket;
 use crate::wire::{
     self, ARP_LEN, ArpRepr, ETH_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, EthHdr, IPV4_LEN, Ipv4Error,
     Ipv4Repr, PROTO_ICMP, PROTO_TCP, TcpRepr, flags as F,
 };
+#[cfg(feature = "udp")]
+use crate::wire::{PROTO_UDP, UDP_LEN};
 use crate::{Error, Instant};
 
 /// Flag of a passive child not yet accepted (kept beside the TCB's own flags).
@@ -147,6 +151,8 @@ pub struct Interface<'a> {
     sockets: &'a mut [TcpSocket<'a>],
     table: &'a mut [u16],
     arp: &'a mut [ArpEntry],
+    #[cfg(feature = "udp")]
+    udp: &'a mut [UdpSocket<'a>],
     pending: [Pending; MAX_PENDING],
     ctl: [Option<Ctl>; MAX_CTL],
     echo: Option<Echo>,
@@ -180,6 +186,8 @@ impl<'a> Interface<'a> {
             sockets,
             table,
             arp,
+            #[cfg(feature = "udp")]
+            udp: &mut [],
             pending: [Pending::default(); MAX_PENDING],
             ctl: [None; MAX_CTL],
             echo: None,
@@ -189,6 +197,19 @@ impl<'a> Interface<'a> {
             rr: 0,
             stats: Stats::default(),
         }
+    }
+
+    #[cfg(feature = "udp")]
+    /// Adds UDP sockets (bound with [`UdpSocket::bind`] before or after).
+    pub fn with_udp(mut self, udp: &'a mut [UdpSocket<'a>]) -> Self {
+        self.udp = udp;
+        self
+    }
+
+    #[cfg(feature = "udp")]
+    /// The UDP socket in slot `i` of the slice given to [`with_udp`](Self::with_udp).
+    pub fn udp(&mut self, i: usize) -> Option<&mut UdpSocket<'a>> {
+        self.udp.get_mut(i)
     }
 
     /// The configuration.
@@ -549,6 +570,19 @@ impl<'a> Interface<'a> {
                 match ip.proto {
                     PROTO_TCP => self.receive_tcp(now, eth.src, ip.src, payload),
                     PROTO_ICMP => self.receive_icmp(eth.src, ip.src, payload),
+                    #[cfg(feature = "udp")]
+                    PROTO_UDP => {
+                        let verify = (!self.cfg.offload.rx).then_some((ip.src, self.cfg.ip));
+                        let (sp, dp, len) =
+                            wire::udp_parse(payload, verify).ok_or(Error::Malformed)?;
+                        let s = self
+                            .udp
+                            .iter_mut()
+                            .find(|s| s.port() == dp && dp != 0)
+                            .ok_or(Error::NotForUs)?;
+                        s.deliver((ip.src, sp), &payload[UDP_LEN..len]);
+                        Ok(())
+                    }
                     _ => Err(Error::Unsupported),
                 }
             }
@@ -763,6 +797,61 @@ impl<'a> Interface<'a> {
             }
             return Some(ETH_LEN + IPV4_LEN + len);
         }
+        if let Some(n) = self.arp_request(now_ms, buf) {
+            return Some(n);
+        }
+        #[cfg(feature = "udp")]
+        for i in 0..self.udp.len() {
+            let Some((len, dst, dport)) = self.udp[i].next_tx() else {
+                continue;
+            };
+            let Some(mac) = self.resolve(now_ms, dst) else {
+                continue;
+            };
+            let total = ETH_LEN + IPV4_LEN + UDP_LEN + len;
+            if buf.len() < total {
+                // Cannot ever be sent through this buffer: drop it.
+                self.udp[i].pop_tx(&mut []);
+                continue;
+            }
+            self.eth_ip(buf, mac, dst, PROTO_UDP, UDP_LEN + len)?;
+            let u = &mut buf[ETH_LEN + IPV4_LEN..total];
+            self.udp[i].pop_tx(&mut u[UDP_LEN..]);
+            let sport = self.udp[i].port();
+            let ck = (!self.cfg.offload.tx).then_some((self.cfg.ip, dst));
+            wire::udp_emit(u, sport, dport, len, ck);
+            return Some(total);
+        }
+        if buf.len() < ETH_LEN + IPV4_LEN + 60 + usize::from(self.cfg.tcp.mss) {
+            return None;
+        }
+        let n = self.sockets.len();
+        for k in 0..n {
+            let s = (usize::from(self.rr) + k) % n;
+            if self.sockets[s].tcb.flags & IN_USE == 0 {
+                continue;
+            }
+            self.sockets[s].on_timer(now_ms, &self.cfg.tcp);
+            self.sync(s);
+            if matches!(self.sockets[s].state(), State::Closed | State::Listen) {
+                continue;
+            }
+            let dst = self.sockets[s].tcb.remote_ip;
+            let Some(mac) = self.resolve(now_ms, dst) else {
+                continue;
+            };
+            let Some(plan) = self.sockets[s].dispatch(now_ms, &self.cfg.tcp) else {
+                continue;
+            };
+            self.rr = ((s + 1) % n) as u16;
+            return self.emit_plan(buf, mac, dst, s, plan);
+        }
+        // Sockets may just have asked for a resolution.
+        self.arp_request(now_ms, buf)
+    }
+
+    /// Emits a due ARP request of the pending-resolution queue.
+    fn arp_request(&mut self, now_ms: u32, buf: &mut [u8]) -> Option<usize> {
         for i in 0..MAX_PENDING {
             let p = self.pending[i];
             if p.ip != [0; 4] && crate::seq::due(now_ms, p.next_ms) {
@@ -788,30 +877,6 @@ impl<'a> Interface<'a> {
                 .emit(buf.get_mut(ETH_LEN..)?)?;
                 return Some(ETH_LEN + ARP_LEN);
             }
-        }
-        if buf.len() < ETH_LEN + IPV4_LEN + 60 + usize::from(self.cfg.tcp.mss) {
-            return None;
-        }
-        let n = self.sockets.len();
-        for k in 0..n {
-            let s = (usize::from(self.rr) + k) % n;
-            if self.sockets[s].tcb.flags & IN_USE == 0 {
-                continue;
-            }
-            self.sockets[s].on_timer(now_ms, &self.cfg.tcp);
-            self.sync(s);
-            if matches!(self.sockets[s].state(), State::Closed | State::Listen) {
-                continue;
-            }
-            let dst = self.sockets[s].tcb.remote_ip;
-            let Some(mac) = self.resolve(now_ms, dst) else {
-                continue;
-            };
-            let Some(plan) = self.sockets[s].dispatch(now_ms, &self.cfg.tcp) else {
-                continue;
-            };
-            self.rr = ((s + 1) % n) as u16;
-            return self.emit_plan(buf, mac, dst, s, plan);
         }
         None
     }

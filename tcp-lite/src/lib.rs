@@ -12,10 +12,14 @@ mod ring;
 mod seq;
 pub mod siphash;
 mod tcp;
+#[cfg(feature = "udp")]
+mod udp;
 pub mod wire;
 
 pub use iface::{ArpEntry, ChecksumOffload, Config, ECHO_MAX, Interface, SocketHandle, Stats};
 pub use tcp::{CloseReason, Congestion, State, TcpConfig, TcpSocket};
+#[cfg(feature = "udp")]
+pub use udp::{UDP_MAX_PAYLOAD, UdpSocket};
 
 /// A point in virtual time, with millisecond resolution, from an arbitrary epoch.
 ///

@@ -496,6 +496,47 @@ pub(crate) fn icmp_echo(b: &[u8]) -> Option<(u8, u16, u16)> {
     Some((b[0], be16(b, 4), be16(b, 6)))
 }
 
+/// Reads a UDP header: (src port, dst port, datagram length) after checking the length and,
+/// when `verify` is given and the checksum field is non-zero, the checksum (RFC 768).
+#[cfg(feature = "udp")]
+pub(crate) fn udp_parse(b: &[u8], verify: Option<([u8; 4], [u8; 4])>) -> Option<(u16, u16, usize)> {
+    if b.len() < UDP_LEN {
+        return None;
+    }
+    let len = usize::from(be16(b, 4));
+    if len < UDP_LEN || len > b.len() {
+        return None;
+    }
+    if let Some((s, d)) = verify {
+        if be16(b, 6) != 0 && fold(sum(pseudo_sum(s, d, PROTO_UDP, len), &b[..len])) != 0 {
+            return None;
+        }
+    }
+    Some((be16(b, 0), be16(b, 2), len))
+}
+
+/// Writes a UDP header for the `payload_len` bytes already at `b[8..]`, with the checksum
+/// when `ck` gives the addresses.
+#[cfg(feature = "udp")]
+pub(crate) fn udp_emit(
+    b: &mut [u8],
+    sp: u16,
+    dp: u16,
+    payload_len: usize,
+    ck: Option<([u8; 4], [u8; 4])>,
+) {
+    let len = UDP_LEN + payload_len;
+    put16(b, 0, sp);
+    put16(b, 2, dp);
+    put16(b, 4, len as u16);
+    put16(b, 6, 0);
+    if let Some((s, d)) = ck {
+        let c = fold(sum(pseudo_sum(s, d, PROTO_UDP, len), &b[..len]));
+        // RFC 768: a computed zero is sent as all ones.
+        put16(b, 6, if c == 0 { 0xffff } else { c });
+    }
+}
+
 pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) {
     put16(b, at, v)
 }

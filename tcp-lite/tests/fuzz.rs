@@ -22,12 +22,19 @@ fn stack(k: u8) -> Interface<'static> {
             )
         })
         .collect();
-    let mut i = Interface::new(
+    let i = Interface::new(
         Config::new(MAC_US, US, 24, [3; 16]),
         Box::leak(socks.into_boxed_slice()),
         leak([0u16; 8]),
         leak([ArpEntry::default(); 2]),
     );
+    #[cfg(feature = "udp")]
+    let i = i.with_udp({
+        let u = leak([tcp_lite::UdpSocket::new(leak([0u8; 256]), leak([0u8; 256]))]);
+        u[0].bind(7);
+        u
+    });
+    let mut i = i;
     let l = i.listen(80, 2).unwrap();
     let now = Instant::from_millis(1);
     let mut f = [0u8; 200];
