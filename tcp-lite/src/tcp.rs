@@ -301,7 +301,8 @@ impl<'a> TcpSocket<'a> {
             self.tcb.flags |= NODELAY;
         }
     }
-    /// Switches keepalive probes (RFC 9293 §3.8.4); off by default.
+    /// Switches keepalive probes (RFC 9293 §3.8.4); off by default. The idle period starts
+    /// with the next segment received.
     pub fn set_keepalive(&mut self, on: bool) {
         if on {
             self.tcb.flags |= KEEPALIVE;
@@ -619,7 +620,21 @@ impl<'a> TcpSocket<'a> {
         }
         self.process_ack(now, cfg, seg);
         self.process_data(now, cfg, seg);
+        self.idle_keepalive(now, cfg);
         Reply::None
+    }
+
+    /// (Re)starts the keepalive idle timer when nothing is outstanding or queued
+    /// (RFC 9293 §3.8.4): any segment from the peer restarts the idle period.
+    fn idle_keepalive(&mut self, now: u32, cfg: &TcpConfig) {
+        let t = &self.tcb;
+        if t.flags & KEEPALIVE != 0
+            && t.snd_una == t.snd_max
+            && self.tx.is_empty()
+            && matches!(t.state, State::Established | State::CloseWait)
+        {
+            self.arm_rtx(now, cfg.keepalive_ms);
+        }
     }
 
     fn process_syn_sent(&mut self, now: u32, cfg: &TcpConfig, seg: &TcpRepr<'_>) -> Reply {
@@ -660,6 +675,7 @@ impl<'a> TcpSocket<'a> {
                 );
             }
             self.tcb.flags &= !RTT;
+            self.idle_keepalive(now, cfg);
         } else {
             // Simultaneous open (RFC 9293 §3.5 figure 7): answer with SYN-ACK.
             t.state = State::SynReceived;

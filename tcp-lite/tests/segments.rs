@@ -58,10 +58,14 @@ fn leak<T>(v: T) -> &'static mut T {
 
 impl H<'static> {
     fn new(tweak: impl FnOnce(&mut Config)) -> Self {
-        let socks: Vec<TcpSocket<'static>> = (0..4)
+        Self::with_rx(4096, tweak)
+    }
+
+    fn with_rx(rx: usize, tweak: impl FnOnce(&mut Config)) -> Self {
+        let socks: Vec<TcpSocket<'static>> = (0..6)
             .map(|_| {
                 TcpSocket::new(
-                    leak([0u8; 4096]).as_mut_slice(),
+                    Box::leak(vec![0u8; rx].into_boxed_slice()),
                     leak([0u8; 8192]).as_mut_slice(),
                 )
             })
@@ -166,6 +170,30 @@ impl H<'_> {
         let mut v = Vec::new();
         let mut f = [0u8; 1600];
         while let Some(n) = self.iface.transmit(self.t(), &mut f) {
+            if EthHdr::parse(&f[..n]).is_some_and(|e| e.ethertype == wire::ETHERTYPE_ARP) {
+                // The cache entry expired: answer the request as the peer would.
+                let a = wire::ArpRepr::parse(&f[14..n]).expect("valid ARP");
+                assert_eq!((a.op, a.tpa), (1, PEER));
+                let mut r = [0u8; 42];
+                EthHdr {
+                    dst: MAC_US,
+                    src: MAC_PEER,
+                    ethertype: wire::ETHERTYPE_ARP,
+                }
+                .emit(&mut r)
+                .unwrap();
+                wire::ArpRepr {
+                    op: 2,
+                    sha: MAC_PEER,
+                    spa: PEER,
+                    tha: MAC_US,
+                    tpa: US,
+                }
+                .emit(&mut r[14..])
+                .unwrap();
+                self.iface.receive(self.t(), &r).unwrap();
+                continue;
+            }
             let (eth, ip, t) = wire::parse_tcp_frame(&f[..n]).expect("a valid TCP frame");
             assert_eq!(
                 (eth.dst, ip.src, ip.dst, t.src_port, t.dst_port),
@@ -750,4 +778,110 @@ fn bad_frames_are_refused() {
     assert!(h.iface.receive(h.t(), &bad[..n]).is_err());
     assert_eq!(h.iface.receive(h.t(), &f[..20]), Err(Error::Malformed));
     h.none();
+}
+
+#[test]
+fn keepalive_probes_then_gives_up() {
+    let mut h = H::new(|c| {
+        c.tcp.keepalive_ms = 10_000;
+        c.tcp.max_retries = 3;
+    });
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).set_keepalive(true);
+    h.send(seg(p, iss1, F::ACK)).unwrap();
+    h.none();
+    h.advance(9_999);
+    h.none();
+    h.advance(1);
+    let k = h.one();
+    assert_eq!(
+        (k.seq, k.ack, k.payload.len()),
+        (iss1 - 1, p, 0),
+        "SEG.SEQ = SND.NXT - 1"
+    );
+    // The peer answers: the idle period starts again.
+    h.send(seg(p, iss1, F::ACK)).unwrap();
+    h.advance(10_000);
+    assert_eq!(h.one().seq, iss1 - 1);
+    // No answer now: probes every 75 s, then the connection is dropped.
+    for _ in 0..2 {
+        h.advance(75_000);
+        assert_eq!(h.one().seq, iss1 - 1);
+    }
+    h.advance(75_000);
+    h.out();
+    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(
+        h.iface.socket(c).close_reason(),
+        Some(tcp_lite::CloseReason::TimedOut)
+    );
+}
+
+#[test]
+fn window_scaling_both_ways() {
+    let mut h = H::with_rx(256 * 1024, |_| {});
+    let l = h.iface.listen(80, 1).unwrap();
+    let mut syn = seg(PISS, 0, F::SYN);
+    syn.wscale = Some(7);
+    syn.mss = Some(1000);
+    syn.window = 100;
+    h.send(syn).unwrap();
+    let sa = h.one();
+    // RFC 7323 §2.3: the smallest shift that covers 256 KiB in 16 bits is 3.
+    assert_eq!(sa.wscale, Some(3));
+    assert_eq!(sa.window, 0xffff, "the SYN-ACK's window is never scaled");
+    // The peer's window 100 << 7 = 12 800 bytes: the initial window (4 segments) fits.
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    let c = h.iface.accept(l).unwrap();
+    h.iface.socket(c).set_nagle(false);
+    h.iface.socket(c).send_slice(&[1u8; 8000]);
+    let out = h.out();
+    assert_eq!(
+        out.iter().map(|s| s.payload.len()).sum::<usize>(),
+        4000,
+        "cwnd-limited, not window-limited"
+    );
+    assert_eq!(
+        out[0].window,
+        (256 * 1024 / 8) as u16,
+        "the window scaled by 2^3"
+    );
+    // A window of 10 << 7 = 1280 bytes from the next ACK limits what follows: one full
+    // segment; the 280-byte rest waits (sender SWS avoidance, RFC 9293 §3.8.6.2.1).
+    let mut a = seg(PISS + 1, sa.seq + 1 + 4000, F::ACK);
+    a.window = 10;
+    h.send(a).unwrap();
+    let out = h.out();
+    assert_eq!(
+        out.iter().map(|s| s.payload.len()).collect::<Vec<_>>(),
+        vec![1000]
+    );
+}
+
+#[test]
+fn arp_resolution_queue_is_bounded() {
+    let mut h = H::new(|_| {});
+    // Five destinations nobody has resolved: at most four requests are pending at once.
+    for k in 0..5u8 {
+        h.iface
+            .connect(h.t(), ([10, 0, 0, 10 + k], 80), 6000)
+            .unwrap();
+    }
+    let mut f = [0u8; 1600];
+    let mut asked = Vec::new();
+    while let Some(n) = h.iface.transmit(h.t(), &mut f) {
+        let a = wire::ArpRepr::parse(&f[14..n]).expect("only ARP requests before resolution");
+        assert_eq!((a.op, &f[..6]), (1, &[0xff; 6][..]));
+        asked.push(a.tpa);
+    }
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    // Retried once a second, three times, then dropped to make room for the fifth.
+    let mut rounds = 0;
+    for _ in 0..5 {
+        h.advance(1000);
+        while h.iface.transmit(h.t(), &mut f).is_some() {
+            rounds += 1;
+        }
+    }
+    assert!(rounds >= 8, "retries and the fifth destination: {rounds}");
 }
