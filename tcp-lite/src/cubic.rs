@@ -1,5 +1,5 @@
-//! CUBIC window growth (RFC 9438), integer-only. The Reno-friendly region (§4.3) is not
-//! modelled: on short-RTT paths CUBIC's window then grows no slower than its cubic curve.
+//! CUBIC window growth (RFC 9438), integer-only, with the Reno-friendly region (§4.3) so
+//! that on short-RTT paths it grows at least as fast as Reno would.
 
 /// CUBIC state of one connection.
 #[derive(Debug, Default, Clone)]
@@ -12,6 +12,8 @@ pub(crate) struct Cubic {
     epoch_ms: u32,
     /// Time to reach W_max again, ms (K).
     k_ms: u32,
+    /// Reno-friendly estimate of the window, bytes (W_est, §4.3).
+    w_est: u32,
 }
 
 /// Integer cube root (largest r with r³ ≤ x), by bisection.
@@ -61,13 +63,21 @@ impl Cubic {
             // K = ∛((W_max − cwnd)/C) seconds, in segments (eq. 2); ms: ∛(Δ/0.4 · 10⁹).
             let d = u64::from((self.w_max - cwnd) / mss);
             self.k_ms = icbrt(d * 2_500_000_000) as u32;
+            self.w_est = cwnd;
         }
+        // §4.3: W_est += α·acked/cwnd segments, α = 3(1 − β)/(1 + β) ≈ 0.529 for β = 0.7.
+        let inc = u64::from(acked) * u64::from(mss) * 529 / 1000 / u64::from(cwnd.max(1));
+        self.w_est = self.w_est.saturating_add(inc.max(1) as u32);
         let t = i64::from(now.wrapping_sub(self.epoch_ms).wrapping_add(srtt_ms)).min(100_000);
         let d = (t - i64::from(self.k_ms)).clamp(-100_000, 100_000);
         // 0.4·d³/10⁹ segments.
         let delta = d * d * d / 1_000_000 * 4 / 10_000;
-        let target = (i64::from(self.w_max) + delta * i64::from(mss))
-            .clamp(i64::from(cwnd), i64::from(cwnd) * 3 / 2);
+        let cubic = i64::from(self.w_max) + delta * i64::from(mss);
+        if i64::from(self.w_est) > cubic && self.w_est > cwnd {
+            // Reno-friendly region: follow the Reno estimate.
+            return self.w_est;
+        }
+        let target = cubic.clamp(i64::from(cwnd), i64::from(cwnd) * 3 / 2);
         let grow =
             ((target - i64::from(cwnd)) as u64 * u64::from(acked) / u64::from(cwnd.max(1))) as u32;
         cwnd.saturating_add(grow)

@@ -76,6 +76,16 @@ struct Outcome {
 }
 
 fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
+    run_with(seed, imp, total, buf, |_| {})
+}
+
+fn run_with(
+    seed: u64,
+    imp: Impairment,
+    total: usize,
+    buf: usize,
+    setup: impl FnOnce(&mut TcpSocket<'_>),
+) -> Outcome {
     let mut rx_a = vec![0u8; buf];
     let mut tx_a = vec![0u8; buf];
     let mut rx_b = vec![0u8; buf];
@@ -98,6 +108,7 @@ fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
     let c = a
         .connect(Instant::from_micros(now), (IP_B, 80), 49152)
         .unwrap();
+    setup(a.socket(c));
     let mut server = None;
     let (mut sent, mut got) = (0usize, 0usize);
     let mut frame = vec![0u8; 1600];
@@ -252,9 +263,18 @@ fn impaired_links_deliver_exactly_once_in_order() {
 fn throughput_report() {
     for loss in [0.0, 0.001, 0.01, 0.05] {
         let mut rates = Vec::new();
+        #[cfg_attr(not(feature = "cubic"), allow(unused_mut))]
+        let mut cubic: Vec<f64> = Vec::new();
         for seed in 1..=8u64 {
             let o = run(seed, imp(loss), 4 << 20, 64 * 1024);
             rates.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
+            #[cfg(feature = "cubic")]
+            {
+                let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, |s| {
+                    s.set_congestion(tcp_lite::Congestion::Cubic)
+                });
+                cubic.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
+            }
         }
         rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
@@ -264,6 +284,15 @@ fn throughput_report() {
             rates[0],
             rates[rates.len() - 1]
         );
+        if !cubic.is_empty() {
+            cubic.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            println!(
+                "           CUBIC: median {:.1} Mbit/s (min {:.1}, max {:.1})",
+                cubic[cubic.len() / 2],
+                cubic[0],
+                cubic[cubic.len() - 1]
+            );
+        }
     }
 }
 
@@ -281,4 +310,24 @@ fn one_run() {
         o.delivered as f64 * 8.0 / o.virtual_us as f64,
         o.impaired
     );
+}
+
+/// CUBIC (RFC 9438) on the sender delivers the stream as NewReno does.
+#[cfg(feature = "cubic")]
+#[test]
+fn cubic_delivers_exactly_once_in_order() {
+    use tcp_lite::Congestion;
+    let size = if cfg!(debug_assertions) {
+        128 * 1024
+    } else {
+        1024 * 1024
+    };
+    for seed in 1..=4u64 {
+        for loss in [0.0, 0.01] {
+            let o = run_with(seed, imp(loss), size, 32 * 1024, |s| {
+                s.set_congestion(Congestion::Cubic)
+            });
+            assert_eq!(o.delivered, size);
+        }
+    }
 }
