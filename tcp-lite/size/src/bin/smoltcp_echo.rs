@@ -1,4 +1,5 @@
-//! IPv4 + TCP + ARP echo server on port 7 with smoltcp, doing the same job as tcplite_echo.
+//! IPv4 + TCP + ARP (+ ICMP echo) echo server on port 7 with smoltcp, doing the same job as
+//! tcplite_echo.
 #![no_std]
 #![no_main]
 
