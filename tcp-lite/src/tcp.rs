@@ -546,6 +546,11 @@ impl<'a> TcpSocket<'a> {
             _ => {}
         }
         let t = &mut self.tcb;
+        if t.state == State::SynReceived && syn && !ackf && seg.seq == t.rcv_nxt.wrapping_sub(1) {
+            // The peer did not get our SYN-ACK and sent its SYN again: answer it again.
+            t.snd_nxt = t.snd_una;
+            return Reply::None;
+        }
         // RFC 7323 §5.3 PAWS: an older timestamp marks an old duplicate.
         if t.flags & TS != 0 && !rst {
             if let Some((v, _)) = seg.timestamp {
@@ -577,6 +582,10 @@ impl<'a> TcpSocket<'a> {
         }
         if !acceptable {
             t.flags |= ACK_NOW;
+            if t.state == State::TimeWait && seg.has(F::FIN) {
+                // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
+                self.arm_rtx(now, 2 * cfg.msl_ms);
+            }
             return Reply::None;
         }
         if syn {

@@ -885,3 +885,47 @@ fn arp_resolution_queue_is_bounded() {
     }
     assert!(rounds >= 8, "retries and the fifth destination: {rounds}");
 }
+
+#[test]
+fn retransmitted_syn_gets_the_syn_ack_again() {
+    let mut h = H::new(|_| {});
+    h.iface.listen(80, 1).unwrap();
+    h.send(seg(PISS, 0, F::SYN)).unwrap();
+    let first = h.one();
+    h.advance(300);
+    h.send(seg(PISS, 0, F::SYN)).unwrap();
+    let again = h.one();
+    assert_eq!(
+        (again.flags, again.seq, again.ack),
+        (F::SYN | F::ACK, first.seq, PISS + 1)
+    );
+    assert_eq!(
+        h.iface.stats().syn_dropped,
+        0,
+        "the same connection, not a second one"
+    );
+}
+
+#[test]
+fn time_wait_acks_a_retransmitted_fin_and_restarts() {
+    let mut h = H::new(|c| c.tcp.msl_ms = 1000);
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).close();
+    h.out();
+    h.send(seg(p, iss1 + 1, F::ACK | F::FIN)).unwrap();
+    assert_eq!(h.iface.socket(c).state(), State::TimeWait);
+    assert_eq!(h.one().ack, p + 1);
+    h.advance(1500);
+    h.send(seg(p, iss1 + 1, F::ACK | F::FIN)).unwrap();
+    assert_eq!(h.one().ack, p + 1, "the lost ACK is sent again");
+    h.advance(1999);
+    h.none();
+    assert_eq!(
+        h.iface.socket(c).state(),
+        State::TimeWait,
+        "2·MSL counted from the retransmitted FIN"
+    );
+    h.advance(1);
+    h.none();
+    assert_eq!(h.iface.socket(c).state(), State::Closed);
+}
