@@ -76,7 +76,7 @@ struct Outcome {
 }
 
 fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
-    run_with(seed, imp, total, buf, |_| {})
+    run_with(seed, imp, total, buf, None, |_| {})
 }
 
 fn run_with(
@@ -84,8 +84,12 @@ fn run_with(
     imp: Impairment,
     total: usize,
     buf: usize,
+    slow_reader: Option<(usize, u64)>,
     setup: impl FnOnce(&mut TcpSocket<'_>),
 ) -> Outcome {
+    // A slow reader takes at most `.0` bytes every `.1` µs, so the window closes and opens.
+    let (read_max, read_every) = slow_reader.unwrap_or((usize::MAX, 0));
+    let mut next_read = 0u64;
     let mut rx_a = vec![0u8; buf];
     let mut tx_a = vec![0u8; buf];
     let mut rx_b = vec![0u8; buf];
@@ -135,9 +139,13 @@ fn run_with(
         if server.is_none() {
             server = b.accept(l);
         }
-        if let Some(s) = server {
+        if let Some(s) = server.filter(|_| now >= next_read) {
+            next_read = now + read_every;
+            let mut budget = read_max;
             loop {
-                let n = b.socket(s).recv_slice(&mut chunk);
+                let k = chunk.len().min(budget);
+                let n = b.socket(s).recv_slice(&mut chunk[..k]);
+                budget -= n;
                 if n == 0 {
                     break;
                 }
@@ -185,6 +193,7 @@ fn run_with(
             .flatten()
             .map(|i| i.micros())
             .chain(link.next_at())
+            .chain((server.is_some() && next_read > now && got < total).then_some(next_read))
             .min();
         let next = next.unwrap_or(now + 1000).max(now + 1);
         now = next;
@@ -270,7 +279,7 @@ fn throughput_report() {
             rates.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
             #[cfg(feature = "cubic")]
             {
-                let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, |s| {
+                let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, None, |s| {
                     s.set_congestion(tcp_lite::Congestion::Cubic)
                 });
                 cubic.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
@@ -324,10 +333,25 @@ fn cubic_delivers_exactly_once_in_order() {
     };
     for seed in 1..=4u64 {
         for loss in [0.0, 0.01] {
-            let o = run_with(seed, imp(loss), size, 32 * 1024, |s| {
+            let o = run_with(seed, imp(loss), size, 32 * 1024, None, |s| {
                 s.set_congestion(Congestion::Cubic)
             });
             assert_eq!(o.delivered, size);
+        }
+    }
+}
+
+/// A receiver that reads 1 KiB every 2 ms through a 4 KiB window: zero windows, window
+/// updates and persist probes under impairment.
+#[test]
+fn slow_reader_small_window() {
+    let size = 64 * 1024;
+    for seed in 1..=6u64 {
+        for loss in [0.0, 0.02] {
+            let o = run_with(seed, imp(loss), size, 4096, Some((1024, 2000)), |_| {});
+            assert_eq!(o.delivered, size);
+            // Bounded by the reader: 64 KiB at 1 KiB / 2 ms takes at least 128 ms.
+            assert!(o.virtual_us >= 126_000, "{}", o.virtual_us);
         }
     }
 }
