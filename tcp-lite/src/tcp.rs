@@ -141,6 +141,8 @@ const SAMPLED: u32 = 1 << 15; // an RTT sample has been taken
 const WS: u32 = 1 << 16; // the peer's SYN carried window scale
 const RESET: u32 = 1 << 18; // closed by an acceptable RST
 const TIMED_OUT: u32 = 1 << 19; // closed after unanswered retransmissions or probes
+const TLP_ARMED: u32 = 1 << 20; // the retransmission timer runs as a tail-loss probe timer
+const TLP_NOW: u32 = 1 << 21; // send a tail-loss probe now
 
 /// The per-connection state without its buffers.
 #[derive(Debug, Default, Clone)]
@@ -526,7 +528,39 @@ impl<'a> TcpSocket<'a> {
 
     fn arm_rtx(&mut self, now: u32, ms: u32) {
         self.tcb.t_rtx = now.wrapping_add(ms);
-        self.tcb.flags |= T_RTX;
+        self.tcb.flags = (self.tcb.flags | T_RTX) & !TLP_ARMED;
+    }
+
+    /// The tail-loss probe timeout, if a probe may be armed now: PTO = 2·SRTT (RFC 8985 §7.2),
+    /// plus the peer's delayed-ACK time when one segment is in flight (estimated by our own
+    /// `ack_delay_ms`, where the RFC takes 200 ms), and only when it comes before the RTO.
+    fn pto(&self, cfg: &TcpConfig) -> Option<u32> {
+        let t = &self.tcb;
+        let mut pto = u32::from(t.srtt8 >> 2).max(2);
+        if self.flight() <= u32::from(t.mss) {
+            pto += cfg.ack_delay_ms;
+        }
+        (t.flags & SAMPLED != 0
+            && t.retries == 0
+            && t.snd_wnd > 0
+            && pto < u32::from(t.rto)
+            && self.is_established())
+        .then_some(pto)
+    }
+
+    /// Arms the timer for outstanding data: the tail-loss probe if one applies, else the RTO
+    /// (RFC 6298 §5.1).
+    fn arm_data_timer(&mut self, now: u32, cfg: &TcpConfig) {
+        match self.pto(cfg) {
+            Some(pto) => {
+                self.arm_rtx(now, pto);
+                self.tcb.flags |= TLP_ARMED;
+            }
+            None => {
+                let rto = u32::from(self.tcb.rto);
+                self.arm_rtx(now, rto);
+            }
+        }
     }
 
     /// Processes one segment addressed to this connection (RFC 9293 §3.10.7).
@@ -832,8 +866,7 @@ impl<'a> TcpSocket<'a> {
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
             } else {
-                let rto = u32::from(t.rto);
-                self.arm_rtx(now, rto);
+                self.arm_data_timer(now, cfg);
             }
             let flight = self.flight();
             let t = &mut self.tcb;
@@ -1076,6 +1109,15 @@ impl<'a> TcpSocket<'a> {
             self.set_closed(None);
             return;
         }
+        if t.flags & TLP_ARMED != 0 && t.snd_max != t.snd_una {
+            // Tail-loss probe (RFC 8985 §7.3): resend the first unacknowledged segment to
+            // draw an ACK with SACK information; no back-off, no window reduction. The RTO
+            // follows if that does not help.
+            t.flags = (t.flags & !TLP_ARMED) | TLP_NOW;
+            let rto = u32::from(t.rto);
+            self.arm_rtx(now, rto);
+            return;
+        }
         if t.retries >= cfg.max_retries {
             self.set_closed(Some(CloseReason::TimedOut));
             return;
@@ -1179,6 +1221,14 @@ impl<'a> TcpSocket<'a> {
                 let fin;
                 let mut probe = t.flags & PROBE != 0;
                 t.flags &= !PROBE;
+                if t.flags & TLP_NOW != 0 && t.state != State::TimeWait {
+                    t.flags &= !TLP_NOW;
+                    let len = txlen.min(mss);
+                    let tlp_fin = fin_pending && len == txlen;
+                    if lt(una, t.snd_max) && (len > 0 || tlp_fin) {
+                        return Some(self.finish(now, cfg, r, una, len, tlp_fin, ts, rcv_wnd));
+                    }
+                }
                 if t.state == State::TimeWait {
                     if t.flags & ACK_NOW == 0 {
                         return None;
@@ -1302,7 +1352,7 @@ impl<'a> TcpSocket<'a> {
     fn finish(
         &mut self,
         now: u32,
-        _cfg: &TcpConfig,
+        cfg: &TcpConfig,
         mut r: TcpRepr<'static>,
         seq: u32,
         len: u32,
@@ -1337,9 +1387,13 @@ impl<'a> TcpSocket<'a> {
             t.rtt_start = now as u16;
             t.flags |= RTT;
         }
-        if t.flags & T_RTX == 0 {
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+        // RFC 8985 §7.2: (re)start the probe timer after new data; otherwise start the RTO
+        // only if it is not running (RFC 6298 §5.1).
+        if t.flags & T_RTX == 0
+            || (new_data && t.flags & TLP_ARMED != 0)
+            || (new_data && self.pto(cfg).is_some())
+        {
+            self.arm_data_timer(now, cfg);
         }
         let data_off = seq.wrapping_sub(self.tcb.snd_una) as usize;
         let plan = self.finish_ctl(r, ts, now, rcv_wnd);

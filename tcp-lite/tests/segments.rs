@@ -465,11 +465,37 @@ fn listen_backlog_bounds_the_syn_queue() {
 
 #[test]
 fn retransmission_timeout_backs_off() {
-    let mut h = H::new(|c| c.tcp.min_rto_ms = 200);
+    let mut h = H::new(|c| {
+        c.tcp.min_rto_ms = 200;
+        c.tcp.ack_delay_ms = 40;
+    });
     let (c, iss1, _p) = established(&mut h, false);
+    assert_eq!(
+        h.iface.socket(c).srtt_ms(),
+        Some(0),
+        "the handshake gave an RTT sample"
+    );
     h.iface.socket(c).send_slice(b"abc");
     assert_eq!(h.one().seq, iss1);
     let rto = u64::from(h.iface.socket(c).rto_ms());
+    assert_eq!(rto, 200);
+    // RFC 8985 tail-loss probe: PTO = 2·SRTT (at least 2 ms) + the delayed-ACK allowance for
+    // a single segment in flight; no back-off.
+    h.advance(41);
+    h.none();
+    h.advance(1);
+    let r = h.one();
+    assert_eq!(
+        (r.seq, r.payload.as_slice()),
+        (iss1, &b"abc"[..]),
+        "tail-loss probe"
+    );
+    assert_eq!(
+        u64::from(h.iface.socket(c).rto_ms()),
+        rto,
+        "a probe does not back off"
+    );
+    // Then the RTO.
     h.advance(rto - 1);
     h.none();
     h.advance(1);
@@ -484,8 +510,14 @@ fn retransmission_timeout_backs_off() {
         rto * 2,
         "RFC 6298 §5.5 back-off"
     );
+    assert_eq!(
+        h.iface.socket(c).cwnd(),
+        1000,
+        "loss window: one segment (RFC 5681 §3.1)"
+    );
     h.advance(rto * 2);
     assert_eq!(h.one().seq, iss1);
+    assert_eq!(u64::from(h.iface.socket(c).rto_ms()), rto * 4);
 }
 
 #[test]
