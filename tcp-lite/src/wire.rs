@@ -39,10 +39,6 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 #[inline]
-fn put32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
-}
-#[inline]
 fn ip(b: &[u8], at: usize) -> [u8; 4] {
     [b[at], b[at + 1], b[at + 2], b[at + 3]]
 }
@@ -370,23 +366,45 @@ impl<'p> TcpRepr<'p> {
         Some(r)
     }
 
-    /// Length of the options as emitted, padded to 4 bytes.
-    pub fn options_len(&self) -> usize {
+    /// The options as emitted, in 32-bit words (each option this stack sends fills whole
+    /// words with NOP padding, as RFC 7323 Appendix A lays them out); returns the count.
+    fn option_words(&self, w: &mut [u32; 10]) -> usize {
         let mut n = 0;
-        if self.mss.is_some() {
-            n += 4;
+        let mut push = |x: u32| {
+            if let Some(slot) = w.get_mut(n) {
+                *slot = x;
+                n += 1;
+            }
+        };
+        if let Some(m) = self.mss {
+            push(0x0204_0000 | u32::from(m));
         }
-        if self.wscale.is_some() {
-            n += 4; // NOP + 3
+        if let Some(s) = self.wscale {
+            push(0x0103_0300 | u32::from(s));
         }
-        if self.sack_permitted || self.timestamp.is_some() {
-            // SACK-permitted is packed with the timestamp (2 + 10) or padded with 2 NOPs.
-            n += if self.timestamp.is_some() { 12 } else { 4 };
+        match (self.sack_permitted, self.timestamp) {
+            (sp, Some((v, e))) => {
+                push(if sp { 0x0402_080a } else { 0x0101_080a });
+                push(v);
+                push(e);
+            }
+            (true, None) => push(0x0101_0402),
+            (false, None) => {}
         }
-        if self.sack_len > 0 {
-            n += 4 + 8 * usize::from(self.sack_len.min(MAX_SACK as u8));
+        let k = usize::from(self.sack_len).min(MAX_SACK);
+        if k > 0 {
+            push(0x0101_0500 | (2 + 8 * k as u32));
+            for &(l, r) in &self.sack[..k] {
+                push(l);
+                push(r);
+            }
         }
         n
+    }
+
+    /// Length of the options as emitted, padded to 4 bytes.
+    pub fn options_len(&self) -> usize {
+        4 * self.option_words(&mut [0; 10])
     }
 
     /// Length of the TCP header with options.
@@ -397,52 +415,25 @@ impl<'p> TcpRepr<'p> {
     /// Writes header, options and payload into `buf` and fills the checksum for the given
     /// addresses unless `checksum` is `None`. Returns the segment length.
     pub fn emit(&self, buf: &mut [u8], checksum: Option<([u8; 4], [u8; 4])>) -> Option<usize> {
-        let hl = self.header_len();
+        let mut w = [0u32; 10];
+        let words = self.option_words(&mut w);
+        let hl = TCP_LEN + 4 * words;
         let total = hl + self.payload.len();
         let b = buf.get_mut(..total)?;
-        put16(b, 0, self.src_port);
-        put16(b, 2, self.dst_port);
-        put32(b, 4, self.seq);
-        put32(b, 8, self.ack);
-        b[12] = ((hl / 4) as u8) << 4;
-        b[13] = self.flags;
-        put16(b, 14, self.window);
-        put32(b, 16, 0);
-        let mut i = TCP_LEN;
-        if let Some(m) = self.mss {
-            b[i..i + 2].copy_from_slice(&[2, 4]);
-            put16(b, i + 2, m);
-            i += 4;
+        let (h, rest) = b.split_at_mut(hl);
+        let (fixed, opts) = h.split_at_mut(TCP_LEN);
+        fixed[0..2].copy_from_slice(&self.src_port.to_be_bytes());
+        fixed[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
+        fixed[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        fixed[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        fixed[12] = ((hl / 4) as u8) << 4;
+        fixed[13] = self.flags;
+        fixed[14..16].copy_from_slice(&self.window.to_be_bytes());
+        fixed[16..20].fill(0);
+        for (o, x) in opts.chunks_exact_mut(4).zip(&w) {
+            o.copy_from_slice(&x.to_be_bytes());
         }
-        if let Some(w) = self.wscale {
-            b[i..i + 4].copy_from_slice(&[1, 3, 3, w]);
-            i += 4;
-        }
-        match (self.sack_permitted, self.timestamp) {
-            (sp, Some((v, e))) => {
-                b[i..i + 2].copy_from_slice(if sp { &[4, 2] } else { &[1, 1] });
-                b[i + 2..i + 4].copy_from_slice(&[8, 10]);
-                put32(b, i + 4, v);
-                put32(b, i + 8, e);
-                i += 12;
-            }
-            (true, None) => {
-                b[i..i + 4].copy_from_slice(&[1, 1, 4, 2]);
-                i += 4;
-            }
-            (false, None) => {}
-        }
-        if self.sack_len > 0 {
-            let n = usize::from(self.sack_len.min(MAX_SACK as u8));
-            b[i..i + 4].copy_from_slice(&[1, 1, 5, (2 + 8 * n) as u8]);
-            i += 4;
-            for &(l, r) in &self.sack[..n] {
-                put32(b, i, l);
-                put32(b, i + 4, r);
-                i += 8;
-            }
-        }
-        b[i..].copy_from_slice(self.payload);
+        rest.copy_from_slice(self.payload);
         if let Some((src, dst)) = checksum {
             let c = fold(sum(pseudo_sum(src, dst, PROTO_TCP, total), b));
             put16(b, 16, c);
