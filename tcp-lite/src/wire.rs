@@ -47,16 +47,28 @@ fn mac(b: &[u8], at: usize) -> [u8; 6] {
     [b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5]]
 }
 
-/// Ones'-complement sum of `data` added to `acc` (RFC 1071), not yet folded.
-pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
+/// Ones'-complement sum of `data` added to `acc` (RFC 1071), not yet folded and
+/// complemented; returns a value below 2^17.
+///
+/// Sums little-endian 32-bit words into a 64-bit accumulator and swaps the folded result
+/// (RFC 1071 §2: the sum is independent of word size once folded, and byte-order
+/// independent up to a final swap), so the loop is a plain load and add.
+pub fn sum(acc: u32, data: &[u8]) -> u32 {
+    let mut a = 0u64;
+    let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        a += u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
-    }
-    acc
+    let mut tail = [0u8; 4];
+    let r = chunks.remainder();
+    tail[..r.len()].copy_from_slice(r);
+    a += u64::from(u32::from_le_bytes(tail));
+    // 2^16 ≡ 1 (mod 2^16 − 1): folding the halves keeps the ones'-complement sum.
+    let a = (a & 0xffff_ffff) + (a >> 32);
+    let a = (a & 0xffff_ffff) + (a >> 32);
+    let a = (a & 0xffff) + (a >> 16);
+    let a = ((a & 0xffff) + (a >> 16)) as u16;
+    acc + u32::from(a.swap_bytes())
 }
 
 /// Folds a 32-bit ones'-complement sum and complements it (RFC 1071).
@@ -530,4 +542,45 @@ pub(crate) fn udp_emit(
 
 pub(crate) fn put_u16(b: &mut [u8], at: usize, v: u16) {
     put16(b, at, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC 1071 §3 example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2 (folded, not
+    /// complemented), whatever the starting offset of an odd tail.
+    #[test]
+    fn rfc1071_example() {
+        let d = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(!fold(sum(0, &d)), 0xddf2);
+        // Odd length: the last byte is the high byte of a padded word.
+        assert_eq!(
+            !fold(sum(0, &d[..7])),
+            !fold(sum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0x00]))
+        );
+        // Accumulating in parts equals one pass when the split is even.
+        assert_eq!(fold(sum(sum(0, &d[..2]), &d[2..])), fold(sum(0, &d)));
+    }
+
+    /// The word-wise sum equals a plain 16-bit reference on arbitrary lengths.
+    #[test]
+    fn matches_16_bit_reference() {
+        let data: std::vec::Vec<u8> = (0..1500u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        for len in [0, 1, 2, 3, 4, 5, 63, 64, 65, 1499, 1500] {
+            let d = &data[..len];
+            let mut r: u32 = 0;
+            for c in d.chunks(2) {
+                r += u32::from(c[0]) << 8 | c.get(1).map_or(0, |&b| u32::from(b));
+            }
+            assert_eq!(fold(sum(0, d)), fold(r), "len {len}");
+            assert_eq!(
+                fold(sum(0xfffe, d)),
+                fold(r + 0xfffe),
+                "len {len} with carry-in"
+            );
+        }
+    }
 }
