@@ -761,6 +761,8 @@ impl<'a> TcpSocket<'a> {
     /// Merges a peer's SACK blocks into the scoreboard (RFC 2018 §4, RFC 6675 §4 "lite":
     /// three ranges, the lowest dropped when full). Blocks outside (SND.UNA, SND.MAX] are
     /// ignored. Returns true if anything new was learned.
+    // Out of line: smaller flash on Cortex-M (size/measure.sh).
+    #[inline(never)]
     fn update_scoreboard(&mut self, seg: &TcpRepr<'_>) -> bool {
         let t = &mut self.tcb;
         let mut news = false;
@@ -1096,6 +1098,8 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Runs expired timers (RFC 6298 §5.4–5.7, RFC 9293 §3.8.6.1 persist, §3.8.4 keepalive).
+    // Out of line: smaller flash on Cortex-M (size/measure.sh).
+    #[inline(never)]
     pub(crate) fn on_timer(&mut self, now: u32, cfg: &TcpConfig) {
         let t = &mut self.tcb;
         if t.flags & T_ACK != 0 && (now as u16).wrapping_sub(t.t_ack) as i16 >= 0 {
@@ -1165,6 +1169,8 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Decides the next segment to send, if any, and updates send state as if it was sent.
+    // Out of line: smaller flash on Cortex-M (size/measure.sh).
+    #[inline(never)]
     pub(crate) fn dispatch(&mut self, now: u32, cfg: &TcpConfig) -> Option<Plan> {
         let rcv_wnd = self.rcv_wnd();
         let txlen = self.tx.len() as u32;
