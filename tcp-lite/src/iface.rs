@@ -452,6 +452,7 @@ impl<'a> Interface<'a> {
         }
     }
 
+    #[inline(never)] // smaller flash (size/measure.sh)
     fn push_ctl(&mut self, c: Ctl) {
         if let Some(slot) = self.ctl.iter_mut().find(|c| c.is_none()) {
             *slot = Some(c);
