@@ -1011,65 +1011,54 @@ impl<'a> TcpSocket<'a> {
         let fin_seq = seg.seq.wrapping_add(seg.payload.len() as u32);
         if !data.is_empty() {
             let off = seq.wrapping_sub(t.rcv_nxt) as usize;
-            let n = self.rx.write_at(off, data);
+            let n = self.rx.write_at(off, data) as u32;
             let t = &mut self.tcb;
-            if n > 0 && off == 0 {
-                let had_ooo = t.ooo.iter().any(|b| b.0 != b.1);
-                self.rx.commit(n);
-                let t = &mut self.tcb;
-                t.rcv_nxt = t.rcv_nxt.wrapping_add(n as u32);
-                // Pull in out-of-order ranges that are now contiguous.
-                loop {
-                    let mut moved = false;
-                    for i in 0..RCV_RANGES {
-                        let (l, r) = t.ooo[i];
-                        if l != r && le(l, t.rcv_nxt) {
-                            if gt(r, t.rcv_nxt) {
-                                self.rx.commit(r.wrapping_sub(t.rcv_nxt) as usize);
-                                t.rcv_nxt = r;
-                            }
-                            t.ooo[i] = (0, 0);
-                            moved = true;
+            let had_ooo = t.ooo.iter().any(|b| b.0 != b.1);
+            // The new range, merged with the held ones it touches, goes first (RFC 2018 §4:
+            // the first SACK block reports the newest data); one slot more than kept, so
+            // that an in-order range never pushes a held one out before it is pulled in.
+            let (mut l, mut r) = (seq, seq.wrapping_add(n));
+            let mut all = [(0u32, 0u32); RCV_RANGES + 1];
+            let mut j = 1;
+            for b in t.ooo {
+                if b.0 != b.1 && le(b.0, r) && le(l, b.1) {
+                    l = if lt(b.0, l) { b.0 } else { l };
+                    r = max(b.1, r);
+                } else if b.0 != b.1 {
+                    all[j] = b;
+                    j += 1;
+                }
+            }
+            all[0] = (l, r);
+            // Pull in what is now contiguous with RCV.NXT.
+            for _ in 0..all.len() {
+                for b in all.iter_mut() {
+                    if b.0 != b.1 && le(b.0, t.rcv_nxt) {
+                        if gt(b.1, t.rcv_nxt) {
+                            self.rx.commit(b.1.wrapping_sub(t.rcv_nxt) as usize);
+                            t.rcv_nxt = b.1;
                         }
-                    }
-                    if !moved {
-                        break;
-                    }
-                }
-                // RFC 5681 §4.2: ACK at once when filling a gap; otherwise every second segment.
-                t.segs_unacked += 1;
-                if had_ooo || t.segs_unacked >= 2 {
-                    t.flags |= ACK_NOW;
-                } else if t.flags & T_ACK == 0 {
-                    t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
-                    t.flags |= T_ACK;
-                }
-            } else if n > 0 {
-                // Out of order: hold it, remember the range (most recent first, RFC 2018 §4),
-                // and ACK at once (RFC 5681 §4.2).
-                let (mut l, mut r) = (seq, seq.wrapping_add(n as u32));
-                for b in t.ooo.iter_mut() {
-                    if b.0 != b.1 && le(b.0, r) && le(l, b.1) {
-                        l = if lt(b.0, l) { b.0 } else { l };
-                        r = max(b.1, r);
                         *b = (0, 0);
                     }
                 }
-                // The newest range first; the oldest is forgotten when all are taken (its
-                // bytes are then simply received again).
-                let mut packed = [(0u32, 0u32); RCV_RANGES];
-                packed[0] = (l, r);
-                let mut j = 1;
-                for b in t.ooo {
-                    if b.0 != b.1 && j < RCV_RANGES {
-                        packed[j] = b;
-                        j += 1;
-                    }
+            }
+            // Keep the newest ranges; a forgotten one is simply received again.
+            let mut k = 0;
+            t.ooo = [(0, 0); RCV_RANGES];
+            for b in all {
+                if b.0 != b.1 && k < RCV_RANGES {
+                    t.ooo[k] = b;
+                    k += 1;
                 }
-                t.ooo = packed;
+            }
+            // RFC 5681 §4.2: ACK at once out of order, when filling a gap, or when nothing
+            // fitted; otherwise every second segment, or after the delayed-ACK time.
+            t.segs_unacked += 1;
+            if off > 0 || n == 0 || had_ooo || t.segs_unacked >= 2 {
                 t.flags |= ACK_NOW;
-            } else {
-                t.flags |= ACK_NOW;
+            } else if t.flags & T_ACK == 0 {
+                t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
+                t.flags |= T_ACK;
             }
         }
         let t = &mut self.tcb;
