@@ -942,3 +942,16 @@ impl<'a> Interface<'a> {
         })
     }
 }
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Interface<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Interface {{ {}, {} sockets, {} }}",
+            self.cfg.ip,
+            self.sockets.len(),
+            self.stats
+        )
+    }
+}

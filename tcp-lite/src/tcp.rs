@@ -1465,3 +1465,24 @@ mod tests {
         assert!(tcb + 2 * 16 <= 160, "TCB is {tcb} bytes");
     }
 }
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for TcpSocket<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let t = &self.tcb;
+        defmt::write!(
+            f,
+            "TcpSocket {{ {} {}:{} -> {}, snd_una {}, snd_nxt {}, rcv_nxt {}, cwnd {}, rx {}, tx {} }}",
+            t.state,
+            t.remote_ip,
+            t.remote_port,
+            t.local_port,
+            t.snd_una,
+            t.snd_nxt,
+            t.rcv_nxt,
+            t.cwnd,
+            self.rx.len(),
+            self.tx.len()
+        )
+    }
+}

@@ -116,3 +116,16 @@ impl<'a> UdpSocket<'a> {
         }
     }
 }
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for UdpSocket<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "UdpSocket {{ port {}, rx {} B, tx {} datagrams }}",
+            self.port,
+            self.rx.len(),
+            self.queued_tx
+        )
+    }
+}
