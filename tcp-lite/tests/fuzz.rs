@@ -70,6 +70,13 @@ fn stack(k: u8) -> Interface<'static> {
         }
         last
     };
+    if k == 5 {
+        // SYN-SENT: an active open to the peer's port.
+        i.connect(now, (PEER, 999), 80).unwrap();
+        let mut o = [0u8; 1600];
+        while i.transmit(now, &mut o).is_some() {}
+        return i;
+    }
     if k >= 1 {
         let iss = feed(&mut i, 100, 0, F::SYN).unwrap_or(0);
         if k >= 2 {
@@ -93,7 +100,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn arbitrary_frames_never_panic(k in 0u8..5, frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..8)) {
+    fn arbitrary_frames_never_panic(k in 0u8..6, frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..8)) {
         let mut i = stack(k);
         let mut o = [0u8; 1600];
         for (n, f) in frames.iter().enumerate() {
@@ -106,7 +113,7 @@ proptest! {
     /// that the fuzzing reaches the TCP state machine of an existing connection.
     #[test]
     fn arbitrary_tcp_segments_never_panic(
-        k in 0u8..5,
+        k in 0u8..6,
         segs in proptest::collection::vec((any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..=40), 0usize..64), 1..10),
     ) {
         let mut i = stack(k);

@@ -961,3 +961,90 @@ fn time_wait_acks_a_retransmitted_fin_and_restarts() {
     h.none();
     assert_eq!(h.iface.socket(c).state(), State::Closed);
 }
+
+#[test]
+fn active_open() {
+    let mut h = H::new(|_| {});
+    h.port = 5000;
+    let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    let syn = h.one();
+    assert_eq!((syn.flags, syn.ack, syn.mss), (F::SYN, 0, Some(1460)));
+    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    let mut sa = seg(PISS, syn.seq + 1, F::SYN | F::ACK);
+    sa.mss = Some(1200);
+    h.send(sa).unwrap();
+    assert_eq!(h.iface.socket(c).state(), State::Established);
+    let a = h.one();
+    assert_eq!((a.flags, a.seq, a.ack), (F::ACK, syn.seq + 1, PISS + 1));
+    assert_eq!(a.ts, None, "the SYN-ACK had no timestamps: none are sent");
+    assert!(a.sack.is_empty());
+}
+
+#[test]
+fn syn_sent_checks_the_ack_and_rst() {
+    let mut h = H::new(|_| {});
+    h.port = 5000;
+    let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    let syn = h.one();
+    // An ACK that does not cover our SYN: RST with SEQ = SEG.ACK, state unchanged.
+    h.send(seg(PISS, syn.seq + 7, F::SYN | F::ACK)).unwrap();
+    let r = h.one();
+    assert_eq!((r.flags, r.seq), (F::RST, syn.seq + 7));
+    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    // A RST without an acceptable ACK is ignored (RFC 9293 §3.10.7.3, RFC 5961 §3.2).
+    h.send(seg(0, syn.seq + 7, F::RST | F::ACK)).unwrap();
+    h.none();
+    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    // With an acceptable ACK: connection refused.
+    h.send(seg(0, syn.seq + 1, F::RST | F::ACK)).unwrap();
+    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(
+        h.iface.socket(c).close_reason(),
+        Some(tcp_lite::CloseReason::Reset)
+    );
+}
+
+#[test]
+fn checksum_offload_skips_compute_and_verify() {
+    let mut h = H::new(|c| c.offload = tcp_lite::ChecksumOffload { tx: true, rx: true });
+    h.iface.listen(80, 1).unwrap();
+    let mut f = [0u8; 200];
+    let r = TcpRepr {
+        src_port: PPORT,
+        dst_port: 80,
+        seq: 1,
+        flags: F::SYN,
+        window: 100,
+        ..Default::default()
+    };
+    let n = wire::tcp_frame(
+        &mut f,
+        EthHdr {
+            dst: MAC_US,
+            src: MAC_PEER,
+            ethertype: 0x0800,
+        },
+        PEER,
+        US,
+        &r,
+    )
+    .unwrap();
+    // Wrong TCP and IP checksums: the device vouched for the frame, so it is taken.
+    f[14 + 20 + 16] ^= 0xff;
+    f[14 + 10] ^= 0xff;
+    h.iface.receive(h.t(), &f[..n]).unwrap();
+    let mut o = [0u8; 1600];
+    let n = h.iface.transmit(h.t(), &mut o).unwrap();
+    assert_eq!(
+        &o[14 + 10..14 + 12],
+        &[0, 0],
+        "IP checksum left to the device"
+    );
+    assert_eq!(
+        &o[34 + 16..34 + 18],
+        &[0, 0],
+        "TCP checksum left to the device"
+    );
+    let t = TcpRepr::parse(&o[34..n], None).unwrap();
+    assert_eq!(t.flags, F::SYN | F::ACK);
+}
