@@ -376,7 +376,9 @@ impl<'a> TcpSocket<'a> {
         let t = &mut self.tcb;
         match t.state {
             State::Listen | State::SynSent => t.state = State::Closed,
-            State::SynReceived | State::Established => {
+            // In SYN-RECEIVED the FIN waits for the handshake to complete.
+            State::SynReceived => t.flags |= CLOSE,
+            State::Established => {
                 t.flags |= CLOSE;
                 t.state = State::FinWait1;
             }
@@ -645,14 +647,35 @@ impl<'a> TcpSocket<'a> {
             t.retries = 0;
         }
         if t.state == State::SynReceived {
-            if gt(seg.ack, t.snd_una) && le(seg.ack, t.snd_max) {
-                t.state = State::Established;
-                t.snd_wnd = u32::from(seg.window) << t.snd_shift;
-                t.snd_wl1 = seg.seq;
-            } else {
+            if !(gt(seg.ack, t.snd_una) && le(seg.ack, t.snd_max)) {
                 return Reply::Rst(seg.ack, None);
             }
+            // Our SYN is acknowledged: it took a sequence number but no send-buffer byte.
+            // A close() that came during the handshake takes effect now (RFC 9293 §3.10.4).
+            t.state = if t.flags & CLOSE != 0 {
+                State::FinWait1
+            } else {
+                State::Established
+            };
+            t.snd_wnd = u32::from(seg.window) << t.snd_shift;
+            t.snd_wl1 = seg.seq;
+            t.snd_una = t.snd_una.wrapping_add(1);
+            t.snd_nxt = max(t.snd_nxt, t.snd_una);
+            t.retries = 0;
+            if t.snd_una == t.snd_max {
+                t.flags &= !T_RTX;
+            }
+            let sample = match seg.timestamp {
+                Some((_, ecr)) if t.flags & TS != 0 && ecr != 0 => Some(now.wrapping_sub(ecr)),
+                _ if t.flags & RTT != 0 => Some(u32::from((now as u16).wrapping_sub(t.rtt_start))),
+                _ => None,
+            };
+            t.flags &= !RTT;
+            if let Some(r) = sample {
+                self.rtt_sample(cfg, r);
+            }
         }
+        let t = &mut self.tcb;
         // RFC 5961 §5.2: ACK acceptable only within [SND.UNA − MAX.SND.WND, SND.MAX]; the
         // current send window stands in for MAX.SND.WND.
         if gt(seg.ack, t.snd_max) {

@@ -1048,3 +1048,41 @@ fn checksum_offload_skips_compute_and_verify() {
     let t = TcpRepr::parse(&o[34..n], None).unwrap();
     assert_eq!(t.flags, F::SYN | F::ACK);
 }
+
+#[test]
+fn data_queued_before_a_simultaneous_open_completes_is_sent_whole() {
+    let mut h = H::new(|_| {});
+    h.port = 5000;
+    let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    let syn = h.one();
+    assert_eq!(
+        h.iface.socket(c).send_slice(b"hello"),
+        5,
+        "SYN-SENT takes data to send later"
+    );
+    h.send(seg(PISS, 0, F::SYN)).unwrap();
+    let sa = h.one();
+    assert_eq!(sa.flags, F::SYN | F::ACK);
+    assert!(
+        sa.payload.is_empty(),
+        "no data before the handshake completes"
+    );
+    h.iface.socket(c).close();
+    assert_eq!(
+        h.iface.socket(c).state(),
+        State::SynReceived,
+        "the FIN waits for the handshake"
+    );
+    h.send(seg(PISS + 1, syn.seq + 1, F::ACK)).unwrap();
+    assert_eq!(h.iface.socket(c).state(), State::FinWait1);
+    let d = h.one();
+    assert_eq!(
+        (d.seq, d.payload.as_slice()),
+        (syn.seq + 1, &b"hello"[..]),
+        "not one byte lost to the SYN"
+    );
+    assert!(d.flags & F::FIN != 0, "the FIN follows the data");
+    h.send(seg(PISS + 1, syn.seq + 7, F::ACK)).unwrap();
+    assert_eq!(h.iface.socket(c).state(), State::FinWait2);
+    assert_eq!(h.iface.socket(c).send_queue(), 0);
+}
