@@ -665,15 +665,7 @@ impl<'a> TcpSocket<'a> {
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
             }
-            let sample = match seg.timestamp {
-                Some((_, ecr)) if t.flags & TS != 0 && ecr != 0 => Some(now.wrapping_sub(ecr)),
-                _ if t.flags & RTT != 0 => Some(u32::from((now as u16).wrapping_sub(t.rtt_start))),
-                _ => None,
-            };
-            t.flags &= !RTT;
-            if let Some(r) = sample {
-                self.rtt_sample(cfg, r);
-            }
+            self.ack_rtt(cfg, now, seg);
         }
         let t = &mut self.tcb;
         // RFC 5961 §5.2: ACK acceptable only within [SND.UNA − MAX.SND.WND, SND.MAX]; the
@@ -735,15 +727,7 @@ impl<'a> TcpSocket<'a> {
             t.flags |= ACK_NOW;
             t.flags &= !T_RTX;
             t.retries = 0;
-            if let Some((_, ecr)) = seg.timestamp {
-                self.rtt_sample(cfg, now.wrapping_sub(ecr));
-            } else if self.tcb.flags & RTT != 0 {
-                self.rtt_sample(
-                    cfg,
-                    u32::from((now as u16).wrapping_sub(self.tcb.rtt_start)),
-                );
-            }
-            self.tcb.flags &= !RTT;
+            self.ack_rtt(cfg, now, seg);
             self.idle_keepalive(now, cfg);
         } else {
             // Simultaneous open (RFC 9293 §3.5 figure 7): answer with SYN-ACK.
@@ -751,6 +735,22 @@ impl<'a> TcpSocket<'a> {
             t.snd_nxt = t.snd_una;
         }
         Reply::None
+    }
+
+    /// An RTT sample from an ACK that advanced SND.UNA: the echoed timestamp (RFC 7323 §4.1),
+    /// else the timed segment if Karn's algorithm left it timed (RFC 6298 §3).
+    #[inline(never)]
+    fn ack_rtt(&mut self, cfg: &TcpConfig, now: u32, seg: &TcpRepr<'_>) {
+        let t = &self.tcb;
+        let r = match seg.timestamp {
+            Some((_, ecr)) if t.flags & TS != 0 && ecr != 0 => now.wrapping_sub(ecr),
+            _ if t.flags & RTT != 0 && gt(seg.ack, t.rtt_seq) => {
+                u32::from((now as u16).wrapping_sub(t.rtt_start))
+            }
+            _ => return,
+        };
+        self.tcb.flags &= !RTT;
+        self.rtt_sample(cfg, r);
     }
 
     /// RTT sample in ms into SRTT/RTTVAR/RTO (RFC 6298 §2.2–2.3, G = 1 ms).
@@ -875,19 +875,7 @@ impl<'a> TcpSocket<'a> {
                     b.0 = t.snd_una;
                 }
             }
-            // RTT: the echoed timestamp (RFC 7323 §4.1), else the timed segment if Karn allows.
-            match seg.timestamp {
-                Some((_, ecr)) if t.flags & TS != 0 && ecr != 0 => {
-                    self.rtt_sample(cfg, now.wrapping_sub(ecr));
-                    self.tcb.flags &= !RTT;
-                }
-                _ if t.flags & RTT != 0 && gt(seg.ack, t.rtt_seq) => {
-                    let r = u32::from((now as u16).wrapping_sub(t.rtt_start));
-                    self.tcb.flags &= !RTT;
-                    self.rtt_sample(cfg, r);
-                }
-                _ => {}
-            }
+            self.ack_rtt(cfg, now, seg);
             let t = &mut self.tcb;
             t.retries = 0;
             // RFC 6298 §5.2/5.3: stop or restart the timer.
