@@ -1221,134 +1221,33 @@ impl<'a> TcpSocket<'a> {
                     return None;
                 }
             }
+            State::TimeWait => {
+                if t.flags & ACK_NOW == 0 {
+                    return None;
+                }
+                r.seq = t.snd_nxt;
+            }
             _ => {
-                let mss = eff_mss(t);
                 let una = t.snd_una;
-                let fin_pending = t.flags & CLOSE != 0
-                    && matches!(t.state, State::FinWait1 | State::Closing | State::LastAck);
-                let fin_seq = una.wrapping_add(txlen);
-                let seq = t.snd_nxt;
-                let fin;
-                let mut probe = t.flags & PROBE != 0;
+                let probe = t.flags & PROBE != 0;
                 t.flags &= !PROBE;
-                if t.flags & TLP_NOW != 0 && t.state != State::TimeWait {
-                    t.flags &= !TLP_NOW;
-                    let len = txlen.min(mss);
-                    let tlp_fin = fin_pending && len == txlen;
-                    if lt(una, t.snd_max) && (len > 0 || tlp_fin) {
-                        return Some(self.finish(now, cfg, r, una, len, tlp_fin, ts, rcv_wnd));
-                    }
-                }
-                if t.state == State::TimeWait {
-                    if t.flags & ACK_NOW == 0 {
-                        return None;
-                    }
-                    probe = false;
-                } else if t.flags & RTX_HOLE != 0 && t.flags & RECOVERY != 0 {
-                    // SACK-steered retransmission of the next hole (RFC 6675 §5 NextSeg "lite").
-                    t.flags &= !RTX_HOLE;
-                    let mut s = max(t.rtx_next, una);
-                    while let Some(end) = self.sacked_at(s) {
-                        s = end;
-                    }
-                    let t = &self.tcb;
-                    let limit = t.sack.iter().filter(|b| b.0 != b.1 && gt(b.0, s)).fold(
-                        t.snd_max,
-                        |m, b| {
-                            if lt(b.0, m) { b.0 } else { m }
-                        },
-                    );
-                    let end_data = una.wrapping_add(txlen);
-                    let len = limit.wrapping_sub(s).min(mss).min(end_data.wrapping_sub(s));
-                    // A hole lies below the highest SACKed byte; above it data is merely in
-                    // flight. SND.UNA itself is always fair game (fast retransmit, partial ACK).
-                    let high = self.highest_sacked();
-                    if lt(s, t.snd_max)
-                        && (s == una || lt(s, high))
-                        && (len > 0 || (fin_pending && s == fin_seq))
-                    {
-                        fin = fin_pending && s.wrapping_add(len) == fin_seq;
-                        let t = &mut self.tcb;
-                        t.rtx_next = s.wrapping_add(len + u32::from(fin));
-                        // During recovery RTT_SEQ marks SND.MAX at the latest retransmission,
-                        // for lost-retransmission detection in `process_ack`.
-                        t.rtt_seq = t.snd_max;
-                        return Some(self.finish(now, cfg, r, s, len, fin, ts, rcv_wnd));
-                    }
+                if let Some((seq, len, fin)) = self.next_segment(now, txlen, probe) {
+                    return Some(self.finish(now, cfg, r, seq, len, fin, ts, rcv_wnd));
                 }
                 let t = &mut self.tcb;
-                if t.state == State::TimeWait {
-                    // Only the pending ACK.
-                } else {
-                    let off = seq.wrapping_sub(una);
-                    let avail = txlen.saturating_sub(off);
-                    let wnd_end = una.wrapping_add(t.snd_wnd);
-                    let wnd_room = if lt(seq, wnd_end) {
-                        wnd_end.wrapping_sub(seq)
-                    } else {
-                        0
-                    };
-                    let in_flight = seq.wrapping_sub(una);
-                    // RFC 3042 limited transmit: each of the first two duplicate ACKs lets
-                    // one new segment out beyond the congestion window.
-                    let lt_extra = if t.flags & RECOVERY == 0 && seq == t.snd_max {
-                        u32::from(t.dupacks.min(2)) * mss
-                    } else {
-                        0
-                    };
-                    let cwnd_room = (t.cwnd + lt_extra).saturating_sub(in_flight);
-                    let mut len = avail.min(wnd_room).min(cwnd_room).min(mss);
-                    // Sender SWS avoidance: no runt segment just because the congestion
-                    // window's byte count is not a multiple of the segment size.
-                    if len < mss && len < avail && len == cwnd_room && in_flight > 0 {
-                        len = 0;
-                    }
-                    if probe && t.snd_wnd == 0 && avail > 0 && seq == una {
-                        // Zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1).
-                        len = 1;
-                    }
-                    let all = len == avail;
-                    fin = fin_pending
-                        && all
-                        && seq.wrapping_add(len) == fin_seq
-                        && lt(seq, fin_seq.wrapping_add(1))
-                        && (len > 0 || seq == fin_seq);
-                    // Nagle (RFC 9293 §3.7.4) and sender SWS avoidance: hold a small segment
-                    // while data is unacknowledged.
-                    if len > 0
-                        && len < mss
-                        && !fin
-                        && una != t.snd_max
-                        && !lt(seq, t.snd_max)
-                        && (t.flags & NODELAY == 0 || !all)
-                        && !probe
-                    {
-                        len = 0;
-                    }
-                    if len > 0 || fin {
-                        return Some(self.finish(now, cfg, r, seq, len, fin, ts, rcv_wnd));
-                    }
-                    if avail > 0 && t.snd_wnd == 0 && una == t.snd_max && t.flags & T_RTX == 0 {
-                        let rto = u32::from(t.rto);
-                        self.arm_rtx(now, rto);
-                    }
-                    let t = &mut self.tcb;
-                    if probe && t.flags & KEEPALIVE != 0 && avail == 0 {
-                        // Keepalive: SEG.SEQ = SND.NXT − 1 (RFC 9293 §3.8.4).
-                        r.seq = una.wrapping_sub(1);
-                        return Some(self.finish_ctl(r, ts, now, rcv_wnd));
-                    }
-                    // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
-                    let t = &mut self.tcb;
-                    let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
-                    let grow = new_edge.wrapping_sub(t.rcv_adv);
-                    if gt(new_edge, t.rcv_adv)
-                        && grow >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
-                    {
-                        t.flags |= ACK_NOW;
-                    }
+                if probe && t.flags & KEEPALIVE != 0 && txlen == 0 {
+                    // Keepalive: SEG.SEQ = SND.NXT − 1 (RFC 9293 §3.8.4).
+                    r.seq = una.wrapping_sub(1);
+                    return Some(self.finish_ctl(r, ts, now, rcv_wnd));
                 }
-                let t = &mut self.tcb;
+                // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
+                let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
+                if gt(new_edge, t.rcv_adv)
+                    && new_edge.wrapping_sub(t.rcv_adv)
+                        >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
+                {
+                    t.flags |= ACK_NOW;
+                }
                 if t.flags & ACK_NOW == 0 {
                     return None;
                 }
@@ -1356,6 +1255,107 @@ impl<'a> TcpSocket<'a> {
             }
         }
         Some(self.finish_ctl(r, ts, now, rcv_wnd))
+    }
+
+    /// The next segment occupying sequence space in a synchronised state, as (SEQ, data
+    /// length, FIN): a tail-loss probe, else a SACK hole in recovery, else new (or, after a
+    /// timeout, resent) data within the windows, Nagle and SWS avoidance permitting.
+    fn next_segment(&mut self, now: u32, txlen: u32, probe: bool) -> Option<(u32, u32, bool)> {
+        let t = &mut self.tcb;
+        let mss = eff_mss(t);
+        let una = t.snd_una;
+        let fin_pending = t.flags & CLOSE != 0
+            && matches!(t.state, State::FinWait1 | State::Closing | State::LastAck);
+        let fin_seq = una.wrapping_add(txlen);
+        if t.flags & TLP_NOW != 0 {
+            t.flags &= !TLP_NOW;
+            let len = txlen.min(mss);
+            let fin = fin_pending && len == txlen;
+            if lt(una, t.snd_max) && (len > 0 || fin) {
+                return Some((una, len, fin));
+            }
+        }
+        if t.flags & RTX_HOLE != 0 && t.flags & RECOVERY != 0 {
+            // SACK-steered retransmission of the next hole (RFC 6675 §5 NextSeg "lite").
+            t.flags &= !RTX_HOLE;
+            let mut s = max(t.rtx_next, una);
+            while let Some(end) = self.sacked_at(s) {
+                s = end;
+            }
+            let t = &self.tcb;
+            let limit = t
+                .sack
+                .iter()
+                .filter(|b| b.0 != b.1 && gt(b.0, s))
+                .fold(t.snd_max, |m, b| if lt(b.0, m) { b.0 } else { m });
+            let len = limit.wrapping_sub(s).min(mss).min(fin_seq.wrapping_sub(s));
+            // A hole lies below the highest SACKed byte; above it data is merely in flight.
+            // SND.UNA itself is always fair game (fast retransmit, partial ACK).
+            let high = self.highest_sacked();
+            let t = &mut self.tcb;
+            if lt(s, t.snd_max)
+                && (s == una || lt(s, high))
+                && (len > 0 || (fin_pending && s == fin_seq))
+            {
+                let fin = fin_pending && s.wrapping_add(len) == fin_seq;
+                t.rtx_next = s.wrapping_add(len + u32::from(fin));
+                // During recovery RTT_SEQ marks SND.MAX at the latest retransmission, for
+                // lost-retransmission detection in `process_ack`.
+                t.rtt_seq = t.snd_max;
+                return Some((s, len, fin));
+            }
+        }
+        let t = &self.tcb;
+        let seq = t.snd_nxt;
+        let off = seq.wrapping_sub(una);
+        let avail = txlen.saturating_sub(off);
+        let wnd_end = una.wrapping_add(t.snd_wnd);
+        let wnd_room = if lt(seq, wnd_end) {
+            wnd_end.wrapping_sub(seq)
+        } else {
+            0
+        };
+        // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new
+        // segment out beyond the congestion window.
+        let lt_extra = if t.flags & RECOVERY == 0 && seq == t.snd_max {
+            u32::from(t.dupacks.min(2)) * mss
+        } else {
+            0
+        };
+        let cwnd_room = (t.cwnd + lt_extra).saturating_sub(off);
+        let mut len = avail.min(wnd_room).min(cwnd_room).min(mss);
+        // Sender SWS avoidance: no runt segment just because the congestion window's byte
+        // count is not a multiple of the segment size.
+        if len < mss && len < avail && len == cwnd_room && off > 0 {
+            len = 0;
+        }
+        if probe && t.snd_wnd == 0 && avail > 0 && seq == una {
+            // Zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1).
+            len = 1;
+        }
+        let all = len == avail;
+        let fin = fin_pending && all && seq.wrapping_add(len) == fin_seq;
+        // Nagle (RFC 9293 §3.7.4) and sender SWS avoidance: hold a small new segment while
+        // data is unacknowledged.
+        if len > 0
+            && len < mss
+            && !fin
+            && una != t.snd_max
+            && !lt(seq, t.snd_max)
+            && (t.flags & NODELAY == 0 || !all)
+            && !probe
+        {
+            len = 0;
+        }
+        if len > 0 || fin {
+            return Some((seq, len, fin));
+        }
+        if avail > 0 && t.snd_wnd == 0 && una == t.snd_max && t.flags & T_RTX == 0 {
+            // Persist timer (RFC 9293 §3.8.6.1).
+            let rto = u32::from(t.rto);
+            self.arm_rtx(now, rto);
+        }
+        None
     }
 
     #[allow(clippy::too_many_arguments)]
