@@ -1086,3 +1086,141 @@ fn data_queued_before_a_simultaneous_open_completes_is_sent_whole() {
     assert_eq!(h.iface.socket(c).state(), State::FinWait2);
     assert_eq!(h.iface.socket(c).send_queue(), 0);
 }
+
+#[test]
+fn karn_no_rtt_sample_from_a_retransmitted_segment() {
+    let mut h = H::new(|c| {
+        c.tcp.min_rto_ms = 200;
+        c.tcp.ack_delay_ms = 500; // keeps the tail-loss probe out of the way
+    });
+    let (c, iss1, p) = established(&mut h, false);
+    assert_eq!(h.iface.socket(c).srtt_ms(), Some(0));
+    h.iface.socket(c).send_slice(b"abc");
+    assert_eq!(h.one().seq, iss1);
+    h.advance(200);
+    assert_eq!(h.one().seq, iss1, "RTO retransmission");
+    // The ACK comes 150 ms after the retransmission (350 ms after the first send): which
+    // transmission it answers is unknown, so it must not be sampled (RFC 6298 §3).
+    h.advance(150);
+    h.send(seg(p, iss1 + 3, F::ACK)).unwrap();
+    assert_eq!(
+        h.iface.socket(c).srtt_ms(),
+        Some(0),
+        "no sample from an ambiguous ACK"
+    );
+    // A fresh segment, acknowledged 30 ms later, is sampled.
+    h.iface.socket(c).send_slice(b"def");
+    assert_eq!(h.one().seq, iss1 + 3);
+    h.advance(30);
+    h.send(seg(p, iss1 + 6, F::ACK)).unwrap();
+    // SRTT ← 7/8·0 + 1/8·30 = 3.75 ms.
+    assert_eq!(h.iface.socket(c).srtt_ms(), Some(3));
+}
+
+#[test]
+fn nagle_holds_small_segments_while_data_is_unacknowledged() {
+    let mut h = H::new(|_| {});
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).send_slice(b"a");
+    assert_eq!(h.one().payload, b"a", "nothing outstanding: sent at once");
+    h.iface.socket(c).send_slice(b"b");
+    h.none();
+    h.iface.socket(c).send_slice(b"c");
+    h.none();
+    h.send(seg(p, iss1 + 1, F::ACK)).unwrap();
+    assert_eq!(h.one().payload, b"bc", "coalesced once the ACK came");
+    // Switched off: every write goes out.
+    h.iface.socket(c).set_nagle(false);
+    h.iface.socket(c).send_slice(b"d");
+    assert_eq!(h.one().payload, b"d");
+    h.iface.socket(c).send_slice(b"e");
+    assert_eq!(h.one().payload, b"e");
+}
+
+#[test]
+fn connection_table_survives_churn() {
+    // Connections opened and released through a 16-entry table: tombstones must neither hide
+    // live entries nor fill the table.
+    let mut h = H::new(|_| {});
+    let l = h.iface.listen(80, 4).unwrap();
+    let mut f = [0u8; 200];
+    let mut o = [0u8; 1600];
+    let mut frame = |h: &mut H<'_>, port: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]| {
+        let r = TcpRepr {
+            src_port: port,
+            dst_port: 80,
+            seq,
+            ack,
+            flags,
+            window: 1000,
+            payload,
+            ..Default::default()
+        };
+        let n = wire::tcp_frame(
+            &mut f,
+            EthHdr {
+                dst: MAC_US,
+                src: MAC_PEER,
+                ethertype: 0x0800,
+            },
+            PEER,
+            US,
+            &r,
+        )
+        .unwrap();
+        h.iface.receive(h.t(), &f[..n]).unwrap();
+    };
+    let mut open = |h: &mut H<'_>, port: u16| {
+        frame(h, port, 1000, 0, F::SYN, &[]);
+        let n = h.iface.transmit(h.t(), &mut o).expect("SYN-ACK");
+        let (_, _, sa) = wire::parse_tcp_frame(&o[..n]).unwrap();
+        assert_eq!((sa.flags, sa.dst_port), (F::SYN | F::ACK, port));
+        let iss = sa.seq;
+        frame(h, port, 1001, iss + 1, F::ACK, &[]);
+        let c = h.iface.accept(l).expect("established");
+        // Data reaches this very connection: the lookup works.
+        frame(h, port, 1001, iss + 1, F::ACK, b"x");
+        assert_eq!(h.iface.socket(c).recv_queue(), 1, "port {port}");
+        assert_eq!(h.iface.socket(c).remote().1, port);
+        (c, iss)
+    };
+    let (keep, keep_iss) = open(&mut h, 7000);
+    for round in 0..40u16 {
+        let (c, _) = open(&mut h, 8000 + round);
+        h.iface.release(c);
+        let mut rst = [0u8; 1600];
+        let n = h
+            .iface
+            .transmit(h.t(), &mut rst)
+            .expect("the RST of the release");
+        let (_, _, t) = wire::parse_tcp_frame(&rst[..n]).unwrap();
+        assert_eq!((t.flags & F::RST, t.dst_port), (F::RST, 8000 + round));
+    }
+    assert_eq!(h.iface.stats().syn_dropped, 0);
+    // The long-lived connection is still found after 40 inserts and removals.
+    let mut f2 = [0u8; 200];
+    let r = TcpRepr {
+        src_port: 7000,
+        dst_port: 80,
+        seq: 1002,
+        ack: keep_iss + 1,
+        flags: F::ACK,
+        window: 1000,
+        payload: b"y",
+        ..Default::default()
+    };
+    let n = wire::tcp_frame(
+        &mut f2,
+        EthHdr {
+            dst: MAC_US,
+            src: MAC_PEER,
+            ethertype: 0x0800,
+        },
+        PEER,
+        US,
+        &r,
+    )
+    .unwrap();
+    h.iface.receive(h.t(), &f2[..n]).unwrap();
+    assert_eq!(h.iface.socket(keep).recv_queue(), 2);
+}
