@@ -9,7 +9,8 @@ use tcp_lite_size as _;
 /// A `TcpSocket` of tcp-lite: the TCB plus its two ring descriptors, without buffer storage.
 #[unsafe(no_mangle)]
 #[used]
-pub static TCPLITE_SOCKET: [u8; size_of::<tcp_lite::TcpSocket<'static>>()] = [0; size_of::<tcp_lite::TcpSocket<'static>>()];
+pub static TCPLITE_SOCKET: [u8; size_of::<tcp_lite::TcpSocket<'static>>()] =
+    [0; size_of::<tcp_lite::TcpSocket<'static>>()];
 
 /// A smoltcp `tcp::Socket`, likewise without buffer storage.
 #[unsafe(no_mangle)]

@@ -59,7 +59,10 @@ pub extern "C" fn _start() -> ! {
     let (mut rxb, mut txb) = ([0u8; 2048], [0u8; 2048]);
     let mut storage: [SocketStorage; 1] = Default::default();
     let mut sockets = SocketSet::new(&mut storage[..]);
-    let h = sockets.add(tcp::Socket::new(tcp::SocketBuffer::new(&mut rxb[..]), tcp::SocketBuffer::new(&mut txb[..])));
+    let h = sockets.add(tcp::Socket::new(
+        tcp::SocketBuffer::new(&mut rxb[..]),
+        tcp::SocketBuffer::new(&mut txb[..]),
+    ));
     loop {
         let now = Instant::from_millis(now_ms() as i64);
         iface.poll(now, &mut dev, &mut sockets);
