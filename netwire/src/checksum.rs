@@ -329,6 +329,47 @@ mod tests {
     }
 
     #[test]
+    fn rfc1624_section4_example() {
+        // RFC 1624 §4: other octets sum to 0xCD7A, m = 0x5555 -> m' = 0x3285.
+        let hc = !add(0xcd7a, 0x5555);
+        assert_eq!(hc, 0xdd2f);
+        // Eqn. 3 gives the recomputed 0x0000, not eqn. 2's -0 (0xFFFF).
+        assert_eq!(update_u16(hc, 0x5555, 0x3285), 0x0000);
+        assert_eq!(!add(0xcd7a, 0x3285), 0x0000);
+    }
+
+    #[test]
+    fn ttl_decrement_and_nat_rewrite_on_captured_frames() {
+        use crate::ethernet::EthernetFrame;
+        use crate::ipv4::Ipv4Packet;
+        use crate::tcp::TcpPacket;
+        let mut frame = crate::frames::TCP_SYN;
+        let (ip_hdr, rest) = frame[14..].split_at_mut(20);
+        // A router decrements the TTL: the TTL/protocol word changes.
+        let old_word = u16::from_be_bytes([ip_hdr[8], ip_hdr[9]]);
+        ip_hdr[8] -= 1;
+        let new_word = u16::from_be_bytes([ip_hdr[8], ip_hdr[9]]);
+        let hc = u16::from_be_bytes([ip_hdr[10], ip_hdr[11]]);
+        ip_hdr[10..12].copy_from_slice(&update_u16(hc, old_word, new_word).to_be_bytes());
+        assert!(verify(ip_hdr));
+        // A NAT rewrites the source address: the IPv4 header and the TCP
+        // checksum (which covers it through the pseudo-header) both change.
+        let old_src = u32::from_be_bytes([ip_hdr[12], ip_hdr[13], ip_hdr[14], ip_hdr[15]]);
+        let new_src = u32::from_be_bytes([192, 0, 2, 77]);
+        ip_hdr[12..16].copy_from_slice(&new_src.to_be_bytes());
+        let hc = u16::from_be_bytes([ip_hdr[10], ip_hdr[11]]);
+        ip_hdr[10..12].copy_from_slice(&update_u32(hc, old_src, new_src).to_be_bytes());
+        let tc = u16::from_be_bytes([rest[16], rest[17]]);
+        rest[16..18].copy_from_slice(&update_u32(tc, old_src, new_src).to_be_bytes());
+        let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+        let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.hop_limit(), 63);
+        let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+        assert!(tcp.verify_checksum(&ip.src_addr().into(), &ip.dst_addr().into()));
+    }
+
+    #[test]
     fn edge_cases() {
         assert_eq!(sum(&[]), 0);
         assert_eq!(sum(&[0xab]), 0xab00);

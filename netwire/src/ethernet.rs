@@ -67,8 +67,8 @@ impl EthernetAddress {
         !self.is_multicast() && !matches!(self.0, [0, 0, 0, 0, 0, 0])
     }
 
-    /// True when the I/G bit (least significant bit of the first octet) is set
-    /// (IEEE 802-2014 §8.2); broadcast is a multicast address.
+    /// True when the IEEE 802 I/G (group) bit, the least significant bit of
+    /// the first octet, is set; broadcast is a multicast address.
     pub const fn is_multicast(&self) -> bool {
         self.0[0] & 0x01 != 0
     }

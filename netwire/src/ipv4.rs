@@ -581,26 +581,41 @@ impl Ipv4Repr {
         packet: &Ipv4Packet<T>,
         caps: &ChecksumCapabilities,
     ) -> Result<Ipv4Repr> {
-        packet.check_len()?;
-        if packet.version() != 4 {
+        // One header reference and the length checks of `check_len`, done
+        // once here rather than once per accessor.
+        let b = packet.buffer.as_ref();
+        let (h, _) = Ipv4Header::ref_from_prefix(b).map_err(|_| Error::Truncated)?;
+        let hl = ((h.version_ihl & 0x0f) as usize) * 4;
+        let tl = h.total_len.get() as usize;
+        if hl < HEADER_LEN || tl < hl {
             return Err(Error::Malformed);
         }
-        if caps.ipv4.rx() && !packet.verify_checksum() {
+        if tl > b.len() {
+            return Err(Error::Truncated);
+        }
+        if h.version_ihl >> 4 != 4 {
+            return Err(Error::Malformed);
+        }
+        if caps.ipv4.rx() && !checksum::verify(view::slice(b, 0, hl)) {
             return Err(Error::Checksum);
         }
+        let ff = h.flags_frag_offset.get();
         Ok(Ipv4Repr {
-            src_addr: packet.src_addr(),
-            dst_addr: packet.dst_addr(),
-            next_header: packet.next_header(),
-            payload_len: packet.total_len() as usize - packet.header_len(),
-            hop_limit: packet.hop_limit(),
-            dscp: packet.dscp(),
-            ecn: packet.ecn(),
-            ident: packet.ident(),
-            dont_frag: packet.dont_frag(),
-            more_frags: packet.more_frags(),
-            frag_offset: packet.frag_offset(),
-            options: Ipv4Options::new(packet.options())?,
+            src_addr: Ipv4Addr::from(h.src_addr),
+            dst_addr: Ipv4Addr::from(h.dst_addr),
+            next_header: IpProtocol::from(h.protocol),
+            payload_len: tl - hl,
+            hop_limit: h.ttl,
+            dscp: h.dscp_ecn >> 2,
+            ecn: h.dscp_ecn & 0x03,
+            ident: h.ident.get(),
+            dont_frag: ff & Ipv4Flags::DONT_FRAGMENT.bits() != 0,
+            more_frags: ff & Ipv4Flags::MORE_FRAGMENTS.bits() != 0,
+            frag_offset: (ff & FRAG_OFFSET_MASK) << 3,
+            options: match view::slice(b, HEADER_LEN, hl) {
+                [] => Ipv4Options::EMPTY,
+                raw => Ipv4Options::new(raw)?,
+            },
         })
     }
 
@@ -608,6 +623,13 @@ impl Ipv4Repr {
     #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN + self.options.len()
+    }
+
+    /// True when the packet is a fragment: More Fragments set or a nonzero
+    /// offset (RFC 791 §3.2).
+    #[inline]
+    pub const fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
     }
 
     /// Header plus payload length.
@@ -635,25 +657,37 @@ impl Ipv4Repr {
             return Err(Error::Truncated);
         }
         let total = u16::try_from(self.buffer_len()).map_err(|_| Error::Malformed)?;
-        packet.set_version_and_header_len(hl);
-        packet.set_dscp_ecn(self.dscp, self.ecn);
-        packet.set_total_len(total);
-        packet.set_ident(self.ident);
-        let mut flags = Ipv4Flags::empty();
-        flags.set(Ipv4Flags::DONT_FRAGMENT, self.dont_frag);
-        flags.set(Ipv4Flags::MORE_FRAGMENTS, self.more_frags);
-        packet.set_flags_frag_offset(flags, self.frag_offset);
-        packet.set_hop_limit(self.hop_limit);
-        packet.set_next_header(self.next_header);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        packet
-            .options_mut()
-            .copy_from_slice(self.options.as_bytes());
+        let mut flags = 0;
+        if self.dont_frag {
+            flags |= Ipv4Flags::DONT_FRAGMENT.bits();
+        }
+        if self.more_frags {
+            flags |= Ipv4Flags::MORE_FRAGMENTS.bits();
+        }
+        // The whole fixed header in one store; the length check above
+        // guarantees the buffer holds it and the options.
+        let (h, rest) =
+            Ipv4Header::mut_from_prefix(packet.buffer.as_mut()).map_err(|_| Error::Truncated)?;
+        *h = Ipv4Header {
+            version_ihl: 0x40 | ((hl / 4) as u8 & 0x0f),
+            dscp_ecn: (self.dscp << 2) | (self.ecn & 0x03),
+            total_len: U16::new(total),
+            ident: U16::new(self.ident),
+            flags_frag_offset: U16::new(flags | (self.frag_offset >> 3)),
+            ttl: self.hop_limit,
+            protocol: self.next_header.into(),
+            checksum: U16::ZERO,
+            src_addr: self.src_addr.octets(),
+            dst_addr: self.dst_addr.octets(),
+        };
+        let opts = self.options.as_bytes();
+        if !opts.is_empty() {
+            rest.get_mut(..opts.len())
+                .ok_or(Error::Truncated)?
+                .copy_from_slice(opts);
+        }
         if caps.ipv4.tx() {
             packet.fill_checksum();
-        } else {
-            packet.set_checksum(0);
         }
         Ok(())
     }
@@ -693,6 +727,7 @@ mod tests {
         assert!(p.verify_checksum());
         let repr = Ipv4Repr::parse(&p, &ChecksumCapabilities::default()).unwrap();
         assert_eq!(repr.options.len(), 12);
+        assert!(repr.is_fragment());
         assert_eq!(repr.payload_len, 8);
         let mut out = [0u8; 40];
         out[32..].copy_from_slice(&b[32..]);

@@ -915,6 +915,15 @@ impl TcpRepr {
             .then_some(self.ack_number)
     }
 
+    /// Sequence space the segment occupies: payload length plus one each
+    /// for SYN and FIN (RFC 9293 §3.4).
+    #[inline]
+    pub fn segment_len(&self) -> usize {
+        self.payload_len
+            + self.flags.contains(TcpFlags::SYN) as usize
+            + self.flags.contains(TcpFlags::FIN) as usize
+    }
+
     /// Reads a segment, verifying its checksum when `caps.tcp.rx()`.
     ///
     /// NOPs, End of Option List and unknown options are skipped.
@@ -933,27 +942,78 @@ impl TcpRepr {
         if caps.tcp.rx() && !packet.verify_checksum(src_addr, dst_addr) {
             return Err(Error::Checksum);
         }
+        // One header reference for all fields: one length check.
+        let h = packet.header();
         let mut repr = TcpRepr::new(
-            packet.src_port(),
-            packet.dst_port(),
-            packet.seq_number(),
-            packet.ack_number(),
-            packet.flags(),
-            packet.window_len(),
+            h.src_port.get(),
+            h.dst_port.get(),
+            SeqNumber(h.seq_number.get()),
+            SeqNumber(h.ack_number.get()),
+            TcpFlags::from_bits_retain(h.offset_flags.get() & FLAGS_MASK),
+            h.window_len.get(),
         );
-        repr.urgent_pointer = packet.urgent_pointer();
-        repr.payload_len = packet.payload().len();
-        for opt in packet.options_iter() {
-            match opt? {
-                TcpOption::MaxSegmentSize(m) => repr.max_seg_size = Some(m),
-                TcpOption::WindowScale(s) => repr.window_scale = Some(s),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::Sack(s) => repr.sack_blocks = s,
-                TcpOption::Timestamps(t) => repr.timestamps = Some(t),
-                TcpOption::EndOfList | TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+        repr.urgent_pointer = h.urgent_pointer.get();
+        let b = packet.buffer.as_ref();
+        let hl = packet.header_len();
+        repr.payload_len = b.len().saturating_sub(hl);
+        repr.parse_options(view::slice(b, HEADER_LEN, hl))?;
+        Ok(repr)
+    }
+
+    /// Decodes the options area into the repr's option fields, with the
+    /// same rules as [`TcpOptions`] but without building a [`TcpOption`]
+    /// per option.
+    fn parse_options(&mut self, opts: &[u8]) -> Result<()> {
+        let mut rest = opts;
+        loop {
+            let (kind, len) = match rest {
+                [] | [field::OPT_END, ..] => return Ok(()),
+                [field::OPT_NOP, tail @ ..] => {
+                    rest = tail;
+                    continue;
+                }
+                [kind, len, ..] if *len >= 2 && (*len as usize) <= rest.len() => {
+                    (*kind, *len as usize)
+                }
+                _ => return Err(Error::Malformed),
+            };
+            let (opt, tail) = rest.split_at(len);
+            rest = tail;
+            match (kind, &opt[2..]) {
+                (field::OPT_MSS, &[a, b]) => self.max_seg_size = Some(u16::from_be_bytes([a, b])),
+                (field::OPT_WS, &[s]) => self.window_scale = Some(s),
+                (field::OPT_SACKPERM, []) => self.sack_permitted = true,
+                (field::OPT_TSTAMP, &[a, b, c, d, e, f, g, h]) => {
+                    self.timestamps = Some(TcpTimestamps {
+                        tsval: u32::from_be_bytes([a, b, c, d]),
+                        tsecr: u32::from_be_bytes([e, f, g, h]),
+                    });
+                }
+                (field::OPT_SACK, body)
+                    if body.len() % 8 == 0 && (8..=8 * MAX_SACK_BLOCKS).contains(&body.len()) =>
+                {
+                    let mut s = SackBlocks::EMPTY;
+                    for c in body.chunks_exact(8) {
+                        s.push(SackBlock {
+                            left: SeqNumber(be32(c, 0)),
+                            right: SeqNumber(be32(c, 4)),
+                        });
+                    }
+                    self.sack_blocks = s;
+                }
+                (
+                    field::OPT_MSS
+                    | field::OPT_WS
+                    | field::OPT_SACKPERM
+                    | field::OPT_SACK
+                    | field::OPT_TSTAMP,
+                    _,
+                ) => {
+                    return Err(Error::Malformed);
+                }
+                _ => {}
             }
         }
-        Ok(repr)
     }
 
     /// Lengths of the fixed options (without SACK blocks) and the number of
@@ -1016,59 +1076,81 @@ impl TcpRepr {
             Ordering::Greater => return Err(Error::Malformed),
             Ordering::Equal => {}
         }
-        packet.set_src_port(self.src_port);
-        packet.set_dst_port(self.dst_port);
-        packet.set_seq_number(self.seq_number);
-        packet.set_ack_number(self.ack_number);
-        packet.set_header_len(hl);
-        packet.set_flags(self.flags);
-        packet.set_window_len(self.window_len);
-        packet.set_urgent_pointer(self.urgent_pointer);
-        self.emit_options(packet.options_mut())?;
+        // The whole fixed header in one store; the length check above
+        // guarantees the buffer holds it and the options.
+        let (h, rest) =
+            TcpHeader::mut_from_prefix(packet.buffer.as_mut()).map_err(|_| Error::Truncated)?;
+        *h = TcpHeader {
+            src_port: U16::new(self.src_port),
+            dst_port: U16::new(self.dst_port),
+            seq_number: U32::new(self.seq_number.0),
+            ack_number: U32::new(self.ack_number.0),
+            offset_flags: U16::new((((hl / 4) as u16) << 12) | (self.flags.bits() & FLAGS_MASK)),
+            window_len: U16::new(self.window_len),
+            checksum: U16::ZERO,
+            urgent_pointer: U16::new(self.urgent_pointer),
+        };
+        self.emit_options(rest.get_mut(..hl - HEADER_LEN).ok_or(Error::Truncated)?)?;
         if caps.tcp.tx() {
             packet.fill_checksum(src_addr, dst_addr);
-        } else {
-            packet.set_checksum(0);
         }
         Ok(())
     }
 
-    fn emit_options(&self, mut buf: &mut [u8]) -> Result<()> {
-        use TcpOption as O;
+    fn emit_options(&self, buf: &mut [u8]) -> Result<()> {
+        /// Appends `bytes` at `*n`; the layout keeps every write inside the
+        /// 40-byte area, so the bounds check never fails.
+        fn put(area: &mut [u8; MAX_OPTIONS_LEN], n: &mut usize, bytes: &[u8]) {
+            if let Some(dst) = area.get_mut(*n..*n + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            *n += bytes.len();
+        }
+        use field::{OPT_MSS, OPT_NOP, OPT_SACK, OPT_SACKPERM, OPT_TSTAMP, OPT_WS};
         let (_, sacks) = self.layout();
+        // Unwritten bytes stay End of Option List (zero) padding.
+        let mut area = [field::OPT_END; MAX_OPTIONS_LEN];
+        let mut n = 0;
         if let Some(mss) = self.max_seg_size {
-            buf = O::MaxSegmentSize(mss).emit(buf)?;
+            let [hi, lo] = mss.to_be_bytes();
+            put(&mut area, &mut n, &[OPT_MSS, 4, hi, lo]);
         }
         match (self.sack_permitted, self.timestamps) {
-            (true, Some(ts)) => {
-                buf = O::SackPermitted.emit(buf)?;
-                buf = O::Timestamps(ts).emit(buf)?;
+            (sack_permitted, Some(ts)) => {
+                // SACK-Permitted fills the two bytes that would be NOP NOP.
+                let lead = if sack_permitted {
+                    [OPT_SACKPERM, 2]
+                } else {
+                    [OPT_NOP, OPT_NOP]
+                };
+                let [a, b, c, d] = ts.tsval.to_be_bytes();
+                let [e, f, g, h] = ts.tsecr.to_be_bytes();
+                put(
+                    &mut area,
+                    &mut n,
+                    &[lead[0], lead[1], OPT_TSTAMP, 10, a, b, c, d, e, f, g, h],
+                );
             }
-            (false, Some(ts)) => {
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::Timestamps(ts).emit(buf)?;
-            }
-            (true, None) => {
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::NoOperation.emit(buf)?;
-                buf = O::SackPermitted.emit(buf)?;
-            }
+            (true, None) => put(&mut area, &mut n, &[OPT_NOP, OPT_NOP, OPT_SACKPERM, 2]),
             (false, None) => {}
         }
         if let Some(ws) = self.window_scale {
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::WindowScale(ws).emit(buf)?;
+            put(&mut area, &mut n, &[OPT_NOP, OPT_WS, 3, ws]);
         }
         if sacks > 0 {
-            let mut s = self.sack_blocks;
-            s.truncate(sacks);
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::NoOperation.emit(buf)?;
-            buf = O::Sack(s).emit(buf)?;
+            put(
+                &mut area,
+                &mut n,
+                &[OPT_NOP, OPT_NOP, OPT_SACK, (2 + 8 * sacks) as u8],
+            );
+            for b in self.sack_blocks.as_slice().iter().take(sacks) {
+                let [a0, a1, a2, a3] = b.left.0.to_be_bytes();
+                let [b0, b1, b2, b3] = b.right.0.to_be_bytes();
+                put(&mut area, &mut n, &[a0, a1, a2, a3, b0, b1, b2, b3]);
+            }
         }
-        // The layout is a multiple of four; anything left is End of Option List.
-        buf.fill(field::OPT_END);
+        let src = area.get(..buf.len()).ok_or(Error::Truncated)?;
+        buf.copy_from_slice(src);
         Ok(())
     }
 }

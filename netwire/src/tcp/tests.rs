@@ -1,12 +1,9 @@
 use super::*;
 use crate::ethernet::EthernetFrame;
+use crate::frames;
 use crate::ipv4::Ipv4Packet;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
-
-#[path = "../../tests/fixtures/frames.rs"]
-#[allow(dead_code)]
-mod frames;
 
 const CAPS: ChecksumCapabilities = ChecksumCapabilities::software();
 
@@ -59,6 +56,7 @@ fn captured_syn_parses() {
         })
     );
     assert_eq!(repr.ack(), None);
+    assert_eq!(repr.segment_len(), 1);
     // Our layout matches Linux's: emitting gives back the captured bytes.
     let mut out = [0u8; 40];
     repr.emit(
@@ -361,6 +359,32 @@ proptest! {
         m.fill_checksum(&a, &a);
         m.set_flags(TcpFlags::all());
         let _ = (m.options_mut().len(), m.payload_mut().len());
+    }
+
+    #[test]
+    fn option_decoder_agrees_with_iterator(opts in proptest::collection::vec(
+        prop_oneof![Just(0u8), Just(1u8), Just(2u8), Just(3u8), Just(4u8), Just(5u8), Just(8u8), Just(10u8), any::<u8>()],
+        0..40,
+    )) {
+        let base = TcpRepr::new(0, 0, SeqNumber(0), SeqNumber(0), TcpFlags::empty(), 0);
+        let mut fast = base;
+        let fast_result = fast.parse_options(&opts);
+        let mut slow = base;
+        let slow_result = TcpOptions::new(&opts).try_for_each(|o| {
+            match o? {
+                TcpOption::MaxSegmentSize(m) => slow.max_seg_size = Some(m),
+                TcpOption::WindowScale(s) => slow.window_scale = Some(s),
+                TcpOption::SackPermitted => slow.sack_permitted = true,
+                TcpOption::Sack(s) => slow.sack_blocks = s,
+                TcpOption::Timestamps(t) => slow.timestamps = Some(t),
+                _ => {}
+            }
+            Ok(())
+        });
+        prop_assert_eq!(fast_result, slow_result);
+        if fast_result.is_ok() {
+            prop_assert_eq!(fast, slow);
+        }
     }
 
     #[test]
