@@ -12,6 +12,8 @@ pub mod error;
 pub mod flow;
 pub mod queue;
 pub mod regs;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod wait;
 
 pub use buffer::{NoRoom, PacketBuf, RxFlags, RxMeta, TxFlags, TxMeta};
