@@ -4,6 +4,7 @@
 //! The link is nic-sim's: seeded, deterministic impairment in virtual time.
 
 use nic_sim::link::{End, Impairment};
+use tcp_lite::wire::flags as F;
 use tcp_lite::{ArpEntry, Config, Instant, Interface, State, TcpSocket};
 
 /// The nic-sim link, with frames traced when `TRACE` is set.
@@ -76,7 +77,7 @@ struct Outcome {
 }
 
 fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
-    run_with(seed, imp, total, buf, None, |_| {})
+    run_with(seed, imp, total, buf, None, None, |_| {})
 }
 
 fn run_with(
@@ -85,11 +86,17 @@ fn run_with(
     total: usize,
     buf: usize,
     slow_reader: Option<(usize, u64)>,
+    blind_every_us: Option<u64>,
     setup: impl FnOnce(&mut TcpSocket<'_>),
 ) -> Outcome {
     // A slow reader takes at most `.0` bytes every `.1` µs, so the window closes and opens.
     let (read_max, read_every) = slow_reader.unwrap_or((usize::MAX, 0));
     let mut next_read = 0u64;
+    // A blind attacker who knows the 4-tuple and roughly where the sequence numbers are
+    // (from an old segment), but not RCV.NXT exactly.
+    let mut last_a: Option<(u32, u32, u16)> = None;
+    let mut next_blind = 0u64;
+    let mut blind_sent = 0u32;
     let mut rx_a = vec![0u8; buf];
     let mut tx_a = vec![0u8; buf];
     let mut rx_b = vec![0u8; buf];
@@ -165,10 +172,49 @@ fn run_with(
         }
         // Network.
         while let Some(n) = a.transmit(t, &mut frame) {
+            if let Some((_, _, seg)) = tcp_lite::wire::parse_tcp_frame(&frame[..n]) {
+                if !seg.payload.is_empty() {
+                    last_a = Some((
+                        seg.seq.wrapping_add(seg.payload.len() as u32),
+                        seg.ack,
+                        seg.src_port,
+                    ));
+                }
+            }
             link.send(End::A, now, &frame[..n]);
         }
         while let Some(n) = b.transmit(t, &mut frame) {
             link.send(End::B, now, &frame[..n]);
+        }
+        if let (Some(every), Some((end, ack, port))) = (blind_every_us, last_a) {
+            if now >= next_blind {
+                next_blind = now + every;
+                for (k, flags) in [
+                    (7u32, F::RST),
+                    (1_007, F::RST),
+                    (2_900, F::RST | F::ACK),
+                    (4_000, F::SYN),
+                ] {
+                    let r = tcp_lite::wire::TcpRepr {
+                        src_port: port,
+                        dst_port: 80,
+                        seq: end.wrapping_add(k),
+                        ack,
+                        flags,
+                        window: 1000,
+                        ..Default::default()
+                    };
+                    let eth = tcp_lite::wire::EthHdr {
+                        dst: MAC_B,
+                        src: MAC_A,
+                        ethertype: 0x0800,
+                    };
+                    let mut f = [0u8; 100];
+                    let n = tcp_lite::wire::tcp_frame(&mut f, eth, IP_A, IP_B, &r).unwrap();
+                    let _ = b.receive(t, &f[..n]);
+                    blind_sent += 1;
+                }
+            }
         }
         let mut moved = false;
         while let Some(f) = link.recv(End::B, now) {
@@ -210,6 +256,9 @@ fn run_with(
         x.reordered + y.reordered,
         x.corrupted + y.corrupted,
     ];
+    if blind_every_us.is_some() {
+        assert!(blind_sent > 40, "the attack ran: {blind_sent} segments");
+    }
     Outcome {
         virtual_us: now,
         delivered: got,
@@ -279,7 +328,7 @@ fn throughput_report() {
             rates.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
             #[cfg(feature = "cubic")]
             {
-                let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, None, |s| {
+                let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, None, None, |s| {
                     s.set_congestion(tcp_lite::Congestion::Cubic)
                 });
                 cubic.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
@@ -333,7 +382,7 @@ fn cubic_delivers_exactly_once_in_order() {
     };
     for seed in 1..=4u64 {
         for loss in [0.0, 0.01] {
-            let o = run_with(seed, imp(loss), size, 32 * 1024, None, |s| {
+            let o = run_with(seed, imp(loss), size, 32 * 1024, None, None, |s| {
                 s.set_congestion(Congestion::Cubic)
             });
             assert_eq!(o.delivered, size);
@@ -348,10 +397,32 @@ fn slow_reader_small_window() {
     let size = 64 * 1024;
     for seed in 1..=6u64 {
         for loss in [0.0, 0.02] {
-            let o = run_with(seed, imp(loss), size, 4096, Some((1024, 2000)), |_| {});
+            let o = run_with(
+                seed,
+                imp(loss),
+                size,
+                4096,
+                Some((1024, 2000)),
+                None,
+                |_| {},
+            );
             assert_eq!(o.delivered, size);
             // Bounded by the reader: 64 KiB at 1 KiB / 2 ms takes at least 128 ms.
             assert!(o.virtual_us >= 126_000, "{}", o.virtual_us);
+        }
+    }
+}
+
+/// RFC 5961 end to end: blind RSTs and SYNs with in-window (but not exact) sequence numbers,
+/// injected every millisecond into the receiver during a transfer over an impaired link. A
+/// stack that resets on any in-window RST loses the connection here.
+#[test]
+fn blind_rst_and_syn_injection_does_not_reset() {
+    let size = 256 * 1024;
+    for seed in 1..=3u64 {
+        for loss in [0.0, 0.01] {
+            let o = run_with(seed, imp(loss), size, 32 * 1024, None, Some(1000), |_| {});
+            assert_eq!(o.delivered, size);
         }
     }
 }
