@@ -662,11 +662,11 @@ impl<'a> Interface<'a> {
         let lt = &self.sockets[l].tcb;
         // The SYN queue: at most `backlog` children waiting for accept().
         if lt.queued >= lt.parent {
-            self.stats.syn_dropped += 1;
+            self.stats.syn_dropped = self.stats.syn_dropped.wrapping_add(1);
             return Ok(());
         }
         let Some(s) = self.free_slot() else {
-            self.stats.syn_dropped += 1;
+            self.stats.syn_dropped = self.stats.syn_dropped.wrapping_add(1);
             return Ok(());
         };
         let iss = self.isn(now, src, seg.src_port, seg.dst_port);
@@ -680,7 +680,7 @@ impl<'a> Interface<'a> {
         if self.insert(s).is_err() {
             self.sockets[s].tcb.flags = 0;
             self.sockets[s].tcb.state = State::Closed;
-            self.stats.syn_dropped += 1;
+            self.stats.syn_dropped = self.stats.syn_dropped.wrapping_add(1);
             return Ok(());
         }
         self.sockets[l].tcb.queued += 1;
@@ -787,7 +787,7 @@ impl<'a> Interface<'a> {
                     self.eth_ip(buf, mac, ip, PROTO_TCP, r.header_len())?;
                     let c = ck(self, ip);
                     let n = r.emit(buf.get_mut(ETH_LEN + IPV4_LEN..)?, c)?;
-                    self.stats.rst_sent += 1;
+                    self.stats.rst_sent = self.stats.rst_sent.wrapping_add(1);
                     Some(ETH_LEN + IPV4_LEN + n)
                 }
             };

@@ -474,7 +474,8 @@ impl<'a> TcpSocket<'a> {
         let t = &mut self.tcb;
         t.rcv_nxt = seg.seq.wrapping_add(1);
         t.rcv_adv = t.rcv_nxt;
-        t.mss = seg.mss.unwrap_or(536).clamp(64, cfg.mss);
+        // Never below 64 (RFC 9293 §3.7.1 leaves no smaller useful value), never above ours.
+        t.mss = seg.mss.unwrap_or(536).min(cfg.mss).max(64);
         // RFC 7323 §2.2: scaling only if both sides sent the option.
         match seg.wscale {
             Some(s) => {
@@ -623,7 +624,7 @@ impl<'a> TcpSocket<'a> {
             t.flags |= ACK_NOW;
             if t.state == State::TimeWait && seg.has(F::FIN) {
                 // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
-                self.arm_rtx(now, 2 * cfg.msl_ms);
+                self.arm_rtx(now, cfg.msl_ms.saturating_mul(2));
             }
             return Reply::None;
         }
@@ -772,7 +773,7 @@ impl<'a> TcpSocket<'a> {
         t.srtt8 = srtt8.min(0xffff) as u16;
         t.rttvar4 = rttvar4.min(0xffff) as u16;
         let rto = (srtt8 >> 3) + rttvar4.max(1);
-        t.rto = rto.clamp(cfg.min_rto_ms, cfg.max_rto_ms).min(0xffff) as u16;
+        t.rto = rto.max(cfg.min_rto_ms).min(cfg.max_rto_ms).min(0xffff) as u16;
         t.retries = 0;
     }
 
@@ -898,7 +899,7 @@ impl<'a> TcpSocket<'a> {
                     t.flags |= RTX_HOLE;
                     t.cwnd = t.cwnd.saturating_sub(acked);
                     if acked >= mss {
-                        t.cwnd += mss;
+                        t.cwnd = t.cwnd.saturating_add(mss);
                     }
                     t.cwnd = t.cwnd.max(mss);
                 }
@@ -912,7 +913,7 @@ impl<'a> TcpSocket<'a> {
                     State::FinWait1 => t.state = State::FinWait2,
                     State::Closing => {
                         t.state = State::TimeWait;
-                        let d = 2 * cfg.msl_ms;
+                        let d = cfg.msl_ms.saturating_mul(2);
                         self.arm_rtx(now, d);
                     }
                     State::LastAck => self.set_closed(None),
@@ -935,7 +936,7 @@ impl<'a> TcpSocket<'a> {
                 && self.tx.len() as u32 <= flight
                 && u32::from(t.dupacks) + 1 >= oseg.max(2);
             if t.flags & RECOVERY != 0 {
-                t.cwnd += mss; // RFC 6582 step 3 inflation
+                t.cwnd = t.cwnd.saturating_add(mss); // RFC 6582 step 3 inflation
                 if sack_news && lt(t.rtx_next, self.highest_sacked()) {
                     self.tcb.flags |= RTX_HOLE;
                 }
@@ -975,7 +976,7 @@ impl<'a> TcpSocket<'a> {
         if t.cubic.enabled {
             t.ssthresh = t.cubic.on_loss(t.cwnd, mss);
         }
-        t.cwnd = t.ssthresh + 3 * mss;
+        t.cwnd = t.ssthresh.saturating_add(3 * mss);
         t.recover = t.snd_max;
         t.rtx_next = t.snd_una;
         t.flags |= RECOVERY | RTX_HOLE;
@@ -1064,7 +1065,7 @@ impl<'a> TcpSocket<'a> {
             }
             // RFC 5681 §4.2: ACK at once out of order, when filling a gap, or when nothing
             // fitted; otherwise every second segment, or after the delayed-ACK time.
-            t.segs_unacked += 1;
+            t.segs_unacked = t.segs_unacked.saturating_add(1);
             if off > 0 || n == 0 || had_ooo || t.segs_unacked >= 2 {
                 t.flags |= ACK_NOW;
             } else if t.flags & T_ACK == 0 {
@@ -1081,7 +1082,7 @@ impl<'a> TcpSocket<'a> {
                 State::FinWait1 => t.state = State::Closing,
                 State::FinWait2 => {
                     t.state = State::TimeWait;
-                    let d = 2 * cfg.msl_ms;
+                    let d = cfg.msl_ms.saturating_mul(2);
                     self.arm_rtx(now, d);
                 }
                 _ => {}
@@ -1323,7 +1324,7 @@ impl<'a> TcpSocket<'a> {
         } else {
             0
         };
-        let cwnd_room = (t.cwnd + lt_extra).saturating_sub(off);
+        let cwnd_room = t.cwnd.saturating_add(lt_extra).saturating_sub(off);
         let mut len = avail.min(wnd_room).min(cwnd_room).min(mss);
         // Sender SWS avoidance: no runt segment just because the congestion window's byte
         // count is not a multiple of the segment size.
