@@ -13,7 +13,9 @@ fn leak<T>(v: T) -> &'static mut T {
 }
 
 /// A stack with a listener and a connection driven to state number `k` by a scripted peer.
-fn stack(k: u8) -> Interface<'static> {
+/// Also returns the stack's ISS for the connection (0 if none), so that segments can carry
+/// acknowledgment numbers it accepts.
+fn stack(k: u8) -> (Interface<'static>, u32) {
     let socks: Vec<TcpSocket<'static>> = (0..3)
         .map(|_| {
             TcpSocket::new(
@@ -75,10 +77,11 @@ fn stack(k: u8) -> Interface<'static> {
         i.connect(now, (PEER, 999), 80).unwrap();
         let mut o = [0u8; 1600];
         while i.transmit(now, &mut o).is_some() {}
-        return i;
+        return (i, 0);
     }
+    let mut iss = 0;
     if k >= 1 {
-        let iss = feed(&mut i, 100, 0, F::SYN).unwrap_or(0);
+        iss = feed(&mut i, 100, 0, F::SYN).unwrap_or(0);
         if k >= 2 {
             feed(&mut i, 101, iss.wrapping_add(1), F::ACK);
             if let Some(c) = i.accept(l) {
@@ -93,7 +96,7 @@ fn stack(k: u8) -> Interface<'static> {
             }
         }
     }
-    i
+    (i, iss)
 }
 
 proptest! {
@@ -101,7 +104,7 @@ proptest! {
 
     #[test]
     fn arbitrary_frames_never_panic(k in 0u8..6, frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..8)) {
-        let mut i = stack(k);
+        let (mut i, _) = stack(k);
         let mut o = [0u8; 1600];
         for (n, f) in frames.iter().enumerate() {
             let _ = i.receive(Instant::from_millis(2 + n as u64), f);
@@ -116,12 +119,12 @@ proptest! {
         k in 0u8..6,
         segs in proptest::collection::vec((any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..=40), 0usize..64), 1..10),
     ) {
-        let mut i = stack(k);
+        let (mut i, iss) = stack(k);
         let mut o = [0u8; 1600];
         for (n, (seq, ack, flags, win, opts, plen)) in segs.into_iter().enumerate() {
             let now = Instant::from_millis(2 + 300 * n as u64);
             let payload = vec![0x42u8; plen];
-            let r = TcpRepr { src_port: 999, dst_port: 80, seq: seq % 4 + 100, ack, flags: flags & 0x1f, window: win, payload: &payload, ..Default::default() };
+            let r = TcpRepr { src_port: 999, dst_port: 80, seq: seq % 4 + 100, ack: if ack & 1 == 0 { iss.wrapping_add(ack % 6000) } else { ack }, flags: flags & 0x1f, window: win, payload: &payload, ..Default::default() };
             let mut f = [0u8; 400];
             let n = wire::tcp_frame(&mut f, EthHdr { dst: MAC_US, src: [2, 0, 0, 0, 0, 2], ethertype: 0x0800 }, PEER, US, &r).unwrap();
             // Splice arbitrary option bytes in and fix the data offset and checksum.
