@@ -430,7 +430,7 @@ impl<'a> Interface<'a> {
             sock.tcb.local_port,
         );
         if let Some((seq, ack)) = sock.abort() {
-            if let Some(mac) = self.lookup_mac(0, ip) {
+            if let Some(mac) = self.lookup_mac(ip) {
                 self.push_ctl(Ctl::Rst {
                     mac,
                     ip,
@@ -459,8 +459,7 @@ impl<'a> Interface<'a> {
         }
     }
 
-    fn lookup_mac(&self, now_ms: u32, ip: [u8; 4]) -> Option<[u8; 6]> {
-        let _ = now_ms;
+    fn lookup_mac(&self, ip: [u8; 4]) -> Option<[u8; 6]> {
         self.arp
             .iter()
             .find(|e| e.ip == ip && e.ip != [0; 4])
@@ -474,14 +473,17 @@ impl<'a> Interface<'a> {
             return;
         }
         let expires = now_ms.wrapping_add(self.cfg.arp_ttl_ms);
-        // Reuse the entry for `ip`, else an empty or expired one, else the one closest to expiry.
+        // Reuse the entry for `ip`, else an empty one, else the one that expired first or
+        // expires soonest.
         let slot = self.arp.iter().position(|e| e.ip == ip).or_else(|| {
-            self.arp
-                .iter()
-                .position(|e| e.ip == [0; 4] || crate::seq::due(now_ms, e.expires))
-        });
-        let slot = slot.or_else(|| {
-            (0..self.arp.len()).min_by_key(|&i| self.arp[i].expires.wrapping_sub(now_ms))
+            (0..self.arp.len()).min_by_key(|&i| {
+                let e = &self.arp[i];
+                if e.ip == [0; 4] {
+                    i32::MIN
+                } else {
+                    e.expires.wrapping_sub(now_ms) as i32
+                }
+            })
         });
         if let Some(i) = slot {
             self.arp[i] = ArpEntry { ip, mac, expires };
@@ -504,14 +506,12 @@ impl<'a> Interface<'a> {
     /// Resolves the next hop of `dst`; on a miss queues an ARP request (bounded queue).
     fn resolve(&mut self, now_ms: u32, dst: [u8; 4]) -> Option<[u8; 6]> {
         let hop = self.next_hop(dst);
-        // Expire stale entries lazily (RFC 1122 §2.3.2.1 wants a timeout).
-        for e in self.arp.iter_mut() {
-            if e.ip == hop && crate::seq::due(now_ms, e.expires) {
-                *e = ArpEntry::default();
+        // An expired entry is not used (RFC 1122 §2.3.2.1 wants a timeout); `learn` refreshes
+        // or replaces it.
+        if let Some(e) = self.arp.iter().find(|e| e.ip == hop && e.ip != [0; 4]) {
+            if !crate::seq::due(now_ms, e.expires) {
+                return Some(e.mac);
             }
-        }
-        if let Some(m) = self.lookup_mac(now_ms, hop) {
-            return Some(m);
         }
         if !self.pending.iter().any(|p| p.ip == hop) {
             if let Some(p) = self.pending.iter_mut().find(|p| p.ip == [0; 4]) {

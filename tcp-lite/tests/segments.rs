@@ -1224,3 +1224,35 @@ fn connection_table_survives_churn() {
     h.iface.receive(h.t(), &f2[..n]).unwrap();
     assert_eq!(h.iface.socket(keep).recv_queue(), 2);
 }
+
+#[test]
+fn arp_entries_expire() {
+    let mut h = H::new(|c| c.arp_ttl_ms = 5_000);
+    let (c, _iss1, _p) = established(&mut h, false);
+    h.advance(5_000);
+    h.iface.socket(c).send_slice(b"z");
+    let mut f = [0u8; 1600];
+    let n = h.iface.transmit(h.t(), &mut f).expect("a frame");
+    let a = wire::ArpRepr::parse(&f[14..n]).expect("an ARP request first: the entry expired");
+    assert_eq!((a.op, a.tpa), (1, PEER));
+    // The harness answers it; then the data goes out.
+    let mut r = [0u8; 42];
+    EthHdr {
+        dst: MAC_US,
+        src: MAC_PEER,
+        ethertype: wire::ETHERTYPE_ARP,
+    }
+    .emit(&mut r)
+    .unwrap();
+    wire::ArpRepr {
+        op: 2,
+        sha: MAC_PEER,
+        spa: PEER,
+        tha: MAC_US,
+        tpa: US,
+    }
+    .emit(&mut r[14..])
+    .unwrap();
+    h.iface.receive(h.t(), &r).unwrap();
+    assert_eq!(h.one().payload, b"z");
+}
