@@ -166,7 +166,7 @@ fn floor_refill(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
 
 /// Runs the floor loop: `rounds` rounds of 32 buffers.
 fn floor(dma: &SimDma, rounds: usize) {
-    let region = dma.alloc(64 * 2176, 4096).expect("dma");
+    let region = dma.alloc(64 * 2240, 4096).expect("dma");
     let mut f = Floor {
         rx: [const { None }; 512],
         tx: [const { None }; 512],
@@ -175,7 +175,7 @@ fn floor(dma: &SimDma, rounds: usize) {
         tx_next: 0,
         tx_tail: 0,
     };
-    for buf in region.into_buffers(2176, 128) {
+    for buf in region.into_buffers(2240, 128) {
         f.rx[f.rx_tail] = Some(buf);
         f.rx_tail += 1;
     }
@@ -233,8 +233,8 @@ fn main() {
         rx_buf_len: 2048,
     };
     let mut q: Q = card.queue(0, qc).expect("queue");
-    let region = dma.alloc(544 * 2176, 4096).expect("dma");
-    let mut bufs = region.into_buffers(2176, 128);
+    let region = dma.alloc(544 * 2240, 4096).expect("dma");
+    let mut bufs = region.into_buffers(2240, 128);
     // Fill the receive ring (511 usable slots) in bursts.
     loop {
         let mut b: Batch<BURST> = Batch::new();

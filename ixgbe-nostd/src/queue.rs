@@ -278,14 +278,14 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     }
 
     fn tx_context(&self, buf: &PacketBuf) -> Option<TxContextKey> {
-        let f = buf.tx.flags;
+        let f = buf.tx().flags;
         if f.is_empty() {
             return None;
         }
         Some(TxContextKey {
             flags: f.bits(),
-            l2_len: buf.tx.l2_len,
-            l3_len: buf.tx.l3_len,
+            l2_len: buf.tx().l2_len,
+            l3_len: buf.tx().l3_len,
         })
     }
 
@@ -520,7 +520,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 result = Err(ErrorKind::DeviceFault);
                 break;
             }
-            buf.rx = rx_meta(lo, hi);
+            *buf.rx_mut() = rx_meta(lo, hi);
             // Cannot fail: `budget` is at most the batch's free space.
             if let Some(buf) = slot.take() {
                 if let Err(buf) = out.push_back(buf) {
@@ -601,7 +601,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 break;
             }
             let mut popts = 0;
-            if front.tx.flags.is_empty() {
+            if front.tx().flags.is_empty() {
                 if used >= mask {
                     break;
                 }
