@@ -118,50 +118,52 @@ struct Floor {
 
 #[inline(never)]
 fn floor_rx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while f.rx_next != f.rx_tail && !b.is_full() {
-        if let Some(buf) = f.rx[f.rx_next % 512].take() {
-            let _ = b.push_back(buf);
+    let (rx, next, tail) = (&mut f.rx, &mut f.rx_next, f.rx_tail);
+    b.fill_from(|| {
+        while *next != tail {
+            let buf = rx[*next % 512].take();
+            *next = (*next + 1) % 512;
+            if buf.is_some() {
+                return buf;
+            }
         }
-        f.rx_next = (f.rx_next + 1) % 512;
-        n += 1;
-    }
-    n
+        None
+    })
 }
 
 #[inline(never)]
 fn floor_tx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while let Some(buf) = b.pop_front() {
-        f.tx[f.tx_tail % 512] = Some(buf);
-        f.tx_tail = (f.tx_tail + 1) % 512;
-        n += 1;
-    }
-    n
+    let (tx, tail) = (&mut f.tx, &mut f.tx_tail);
+    b.drain_into(|buf| {
+        tx[*tail % 512] = Some(buf);
+        *tail = (*tail + 1) % 512;
+        Ok(())
+    })
 }
 
 #[inline(never)]
 fn floor_reclaim(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while f.tx_next != f.tx_tail && !b.is_full() {
-        if let Some(buf) = f.tx[f.tx_next % 512].take() {
-            let _ = b.push_back(buf);
+    let (tx, next, tail) = (&mut f.tx, &mut f.tx_next, f.tx_tail);
+    b.fill_from(|| {
+        while *next != tail {
+            let buf = tx[*next % 512].take();
+            *next = (*next + 1) % 512;
+            if buf.is_some() {
+                return buf;
+            }
         }
-        f.tx_next = (f.tx_next + 1) % 512;
-        n += 1;
-    }
-    n
+        None
+    })
 }
 
 #[inline(never)]
 fn floor_refill(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while let Some(buf) = b.pop_front() {
-        f.rx[f.rx_tail % 512] = Some(buf);
-        f.rx_tail = (f.rx_tail + 1) % 512;
-        n += 1;
-    }
-    n
+    let (rx, tail) = (&mut f.rx, &mut f.rx_tail);
+    b.drain_into(|buf| {
+        rx[*tail % 512] = Some(buf);
+        *tail = (*tail + 1) % 512;
+        Ok(())
+    })
 }
 
 /// Runs the floor loop: `rounds` rounds of 32 buffers.

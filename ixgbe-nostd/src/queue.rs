@@ -177,11 +177,12 @@ impl RingView {
     fn write(&self, i: usize, w: [u64; 2]) {
         // SAFETY: as in `read_hi`; the slot is owned by the driver (not
         // posted) while it is written.
+        // Two 8-byte stores: a 16-byte volatile store of the array goes
+        // through the stack.
         unsafe {
-            self.base
-                .as_ptr()
-                .add(i & self.mask)
-                .write_volatile([w[0].to_le(), w[1].to_le()])
+            let d = self.base.as_ptr().add(i & self.mask);
+            (&raw mut (*d)[0]).write_volatile(w[0].to_le());
+            (&raw mut (*d)[1]).write_volatile(w[1].to_le());
         }
     }
 
@@ -277,7 +278,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         (self.rx.region, self.tx.region, self.head_wb)
     }
 
-    fn tx_context(&self, buf: &PacketBuf) -> Option<TxContextKey> {
+    fn tx_context(buf: &PacketBuf) -> Option<TxContextKey> {
         let f = buf.tx().flags;
         if f.is_empty() {
             return None;
@@ -397,24 +398,28 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // hold no buffer and are passed over.
             let tx_mask = self.tx.mask;
             let mut c = self.tx_clean;
+            let mut used = self.tx_used;
+            let rx_slots = &mut self.rx_bufs;
             while head_left > 0 && n < budget {
                 let slot = &mut self.tx_bufs[c % TXN];
                 if let Some(buf) = slot.as_mut() {
-                    if buf.capacity().saturating_sub(headroom) < buf_len {
+                    buf.reset(headroom);
+                    // As in `refill`: device writes stay in the data area.
+                    if buf.writable_len() < buf_len {
                         result = Err(ErrorKind::InvalidArgument);
                         break;
                     }
-                    buf.reset(headroom);
                     rx_ring.write(i, [buf.phys_addr(), 0]);
-                    self.rx_bufs[i % RXN] = slot.take();
+                    rx_slots[i % RXN] = slot.take();
                     i = (i + 1) & mask;
                     n += 1;
                 }
                 c = (c + 1) & tx_mask;
                 head_left -= 1;
-                self.tx_used -= 1;
+                used -= 1;
             }
             self.tx_clean = c;
+            self.tx_used = used;
             head_left = 0;
         }
         while n < budget {
@@ -426,11 +431,12 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 result = Err(ErrorKind::DeviceFault);
                 break;
             };
-            if buf.capacity().saturating_sub(headroom) < buf_len {
+            buf.reset(headroom);
+            // As in `refill`: device writes stay in the data area.
+            if buf.writable_len() < buf_len {
                 result = Err(ErrorKind::InvalidArgument);
                 break;
             }
-            buf.reset(headroom);
             rx_ring.write(i, [buf.phys_addr(), 0]);
             self.rx_bufs[i % RXN] = slot.take();
             self.tx_commit_done(data, slots, &mut head_left);
@@ -483,19 +489,23 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let budget = (N - out.len()).min(self.rx_posted);
         let mask = self.rx.mask;
         let buf_len = self.rx_buf_len;
-        let mut i = self.rx_next;
-        let mut n = 0;
-        let mut result = Ok(());
         let ring = self.rx.view;
         let slots = &mut self.rx_bufs;
-        while n < budget {
+        let mut i = self.rx_next;
+        let mut posted = self.rx_posted;
+        let mut result = Ok(());
+        // `fill_from` asks only while `out` has room, so every buffer taken
+        // from the ring has a place.
+        let n = out.fill_from(|| {
+            if posted == 0 {
+                return None;
+            }
             let hi = ring.read_hi(i);
             let status = hi as u32;
             if status & rx_status::DD == 0 {
-                break;
+                return None;
             }
             // The device writes DD last (§7.1.6.2): read the other word only
             // after it, ordered by the acquire fence. Both words are local
@@ -507,40 +517,36 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             // the posted buffer cannot be true: keep the buffer.
             if status & rx_status::EOP == 0 || len > buf_len {
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             }
+            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
+            // two) and needs no bounds check.
             let slot = &mut slots[i % RXN];
-            let Some(buf) = slot.as_mut() else {
+            let Some(mut buf) = slot.take() else {
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             };
             // Cannot fail: refill accepted only buffers with room for
             // `rx_buf_len` bytes.
             if buf.set_len(len).is_err() {
+                *slot = Some(buf);
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             }
             *buf.rx_mut() = rx_meta(lo, hi);
-            // Cannot fail: `budget` is at most the batch's free space.
-            if let Some(buf) = slot.take() {
-                if let Err(buf) = out.push_back(buf) {
-                    *slot = Some(buf);
-                    result = Err(ErrorKind::Other);
-                    break;
-                }
-            }
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
             i = (i + 1) & mask;
-            n += 1;
-        }
+            posted -= 1;
+            Some(buf)
+        });
         self.rx_next = i;
-        self.rx_posted -= n;
+        self.rx_posted = posted;
         result?;
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
-        let free = (i + self.rx_posted) & mask;
-        if self.rx.read_hi(free) as u32 & rx_status::DD != 0 {
+        let free = (i + posted) & mask;
+        if ring.read_hi(free) as u32 & rx_status::DD != 0 {
             return Err(ErrorKind::DeviceFault);
         }
         Ok(n)
@@ -550,26 +556,31 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mask = self.rx.mask;
+        let ring = self.rx.view;
+        let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
-        let budget = (mask - self.rx_posted).min(bufs.len());
+        let mut room = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let mut n = 0;
         let mut result = Ok(());
         let buf_len = self.rx_buf_len;
-        let ring = self.rx.view;
-        while n < budget {
-            let Some(front) = bufs.front() else { break };
-            if front.capacity() - front.headroom() < buf_len {
-                // The device may write `rx_buf_len` bytes: refuse a smaller buffer.
-                result = Err(ErrorKind::InvalidArgument);
-                break;
+        let slots = &mut self.rx_bufs;
+        let n = bufs.drain_into(|buf| {
+            if room == 0 {
+                return Err(buf);
             }
-            ring.write(i, [front.phys_addr(), 0]);
-            self.rx_bufs[i % RXN] = bufs.pop_front();
+            // The device may write `rx_buf_len` bytes at `phys_addr`: refuse
+            // a buffer whose data area is smaller, so device writes never
+            // leave the data area (the `PacketBuf` device invariant).
+            if buf.writable_len() < buf_len {
+                result = Err(ErrorKind::InvalidArgument);
+                return Err(buf);
+            }
+            ring.write(i, [buf.phys_addr(), 0]);
+            slots[i % RXN] = Some(buf);
             i = (i + 1) & mask;
-            n += 1;
-        }
+            room -= 1;
+            Ok(())
+        });
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -592,42 +603,43 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mask = ring.mask;
         let mut used = self.tx_used;
         let mut tail = (self.tx_clean + used) & mask;
-        let mut n = 0;
         let mut result = Ok(());
-        while let Some(front) = bufs.front() {
-            let len = front.len();
+        let slots = &mut self.tx_bufs;
+        let tx_ctx = &mut self.tx_ctx;
+        let n = bufs.drain_into(|buf| {
+            let len = buf.len();
             if len.wrapping_sub(1) >= MAX_TX_LEN {
                 result = Err(ErrorKind::InvalidArgument);
-                break;
+                return Err(buf);
             }
             let mut popts = 0;
-            if front.tx().flags.is_empty() {
+            if buf.tx().flags.is_empty() {
                 if used >= mask {
-                    break;
+                    return Err(buf);
                 }
             } else {
-                let key = self.tx_context(front);
-                let need_ctx = key != self.tx_ctx;
+                let key = Self::tx_context(&buf);
+                let need_ctx = key != *tx_ctx;
                 if used + 1 + usize::from(need_ctx) > mask {
-                    break;
+                    return Err(buf);
                 }
                 if let Some(key) = key {
                     if need_ctx {
                         ring.write(tail, desc::to_words(&Self::context(key)));
-                        self.tx_bufs[tail % TXN] = None;
+                        slots[tail % TXN] = None;
                         tail = (tail + 1) & mask;
                         used += 1;
-                        self.tx_ctx = Some(key);
+                        *tx_ctx = Some(key);
                     }
                     popts = Self::popts(key);
                 }
             }
-            ring.write(tail, data_descriptor(front.phys_addr(), len, popts));
-            self.tx_bufs[tail % TXN] = bufs.pop_front();
+            ring.write(tail, data_descriptor(buf.phys_addr(), len, popts));
+            slots[tail % TXN] = Some(buf);
             tail = (tail + 1) & mask;
             used += 1;
-            n += 1;
-        }
+            Ok(())
+        });
         self.tx_used = used;
         if n > 0 {
             // Descriptor stores must reach memory before the doorbell.
@@ -639,30 +651,33 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
     }
 
     fn tx_reclaim<const N: usize>(&mut self, done: &mut Batch<N>) -> Result<usize, ErrorKind> {
-        let room = N - done.len();
-        let mut n = 0;
         if self.completion == TxCompletion::HeadWriteBack {
             // Every slot before the validated head is done; context slots
             // hold no buffer and are passed over.
             let mut left = self.tx_done_budget()?;
             let mask = self.tx.mask;
             let mut i = self.tx_clean;
-            while left > 0 && n < room {
-                if let Some(buf) = self.tx_bufs[i % TXN].take() {
-                    // Cannot fail: `room` is the batch's free space.
-                    if let Err(buf) = done.push_back(buf) {
-                        self.tx_bufs[i % TXN] = Some(buf);
-                        break;
+            let mut used = self.tx_used;
+            let slots = &mut self.tx_bufs;
+            // `fill_from` asks only while `done` has room.
+            let n = done.fill_from(|| {
+                while left > 0 {
+                    let buf = slots[i % TXN].take();
+                    i = (i + 1) & mask;
+                    left -= 1;
+                    used -= 1;
+                    if buf.is_some() {
+                        return buf;
                     }
-                    n += 1;
                 }
-                i = (i + 1) & mask;
-                left -= 1;
-                self.tx_used -= 1;
-            }
+                None
+            });
             self.tx_clean = i;
+            self.tx_used = used;
             return Ok(n);
         }
+        let mut n = 0;
+        let room = N - done.len();
         let mut head_left = usize::MAX;
         while n < room {
             let Some((data, slots)) = self.tx_peek_done(head_left)? else {
