@@ -118,52 +118,60 @@ struct Floor {
 
 #[inline(never)]
 fn floor_rx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (rx, next, tail) = (&mut f.rx, &mut f.rx_next, f.rx_tail);
-    b.fill_from(|| {
-        while *next != tail {
-            let buf = rx[*next % 512].take();
-            *next = (*next + 1) % 512;
+    let (rx, mut next, tail) = (&mut f.rx, f.rx_next, f.rx_tail);
+    let n = b.fill_from(usize::MAX, || {
+        while next != tail {
+            let buf = rx[next % 512].take();
+            next = (next + 1) % 512;
             if buf.is_some() {
                 return buf;
             }
         }
         None
-    })
+    });
+    f.rx_next = next;
+    n
 }
 
 #[inline(never)]
 fn floor_tx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (tx, tail) = (&mut f.tx, &mut f.tx_tail);
-    b.drain_into(|buf| {
-        tx[*tail % 512] = Some(buf);
-        *tail = (*tail + 1) % 512;
+    let (tx, mut tail) = (&mut f.tx, f.tx_tail);
+    let n = b.drain_into(usize::MAX, |buf| {
+        tx[tail % 512] = Some(buf);
+        tail = (tail + 1) % 512;
         Ok(())
-    })
+    });
+    f.tx_tail = tail;
+    n
 }
 
 #[inline(never)]
 fn floor_reclaim(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (tx, next, tail) = (&mut f.tx, &mut f.tx_next, f.tx_tail);
-    b.fill_from(|| {
-        while *next != tail {
-            let buf = tx[*next % 512].take();
-            *next = (*next + 1) % 512;
+    let (tx, mut next, tail) = (&mut f.tx, f.tx_next, f.tx_tail);
+    let n = b.fill_from(usize::MAX, || {
+        while next != tail {
+            let buf = tx[next % 512].take();
+            next = (next + 1) % 512;
             if buf.is_some() {
                 return buf;
             }
         }
         None
-    })
+    });
+    f.tx_next = next;
+    n
 }
 
 #[inline(never)]
 fn floor_refill(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (rx, tail) = (&mut f.rx, &mut f.rx_tail);
-    b.drain_into(|buf| {
-        rx[*tail % 512] = Some(buf);
-        *tail = (*tail + 1) % 512;
+    let (rx, mut tail) = (&mut f.rx, f.rx_tail);
+    let n = b.drain_into(usize::MAX, |buf| {
+        rx[tail % 512] = Some(buf);
+        tail = (tail + 1) % 512;
         Ok(())
-    })
+    });
+    f.rx_tail = tail;
+    n
 }
 
 /// Runs the floor loop: `rounds` rounds of 32 buffers.

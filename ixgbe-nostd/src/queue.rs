@@ -494,14 +494,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let ring = self.rx.view;
         let slots = &mut self.rx_bufs;
         let mut i = self.rx_next;
-        let mut posted = self.rx_posted;
+        let posted = self.rx_posted;
         let mut result = Ok(());
-        // `fill_from` asks only while `out` has room, so every buffer taken
+        // `fill_from` asks at most `posted` times and only while `out` has
+        // room, so only posted slots are looked at and every buffer taken
         // from the ring has a place.
-        let n = out.fill_from(|| {
-            if posted == 0 {
-                return None;
-            }
+        let n = out.fill_from(posted, || {
             let hi = ring.read_hi(i);
             let status = hi as u32;
             if status & rx_status::DD == 0 {
@@ -537,15 +535,14 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
             i = (i + 1) & mask;
-            posted -= 1;
             Some(buf)
         });
         self.rx_next = i;
-        self.rx_posted = posted;
+        self.rx_posted = posted - n;
         result?;
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
-        let free = (i + posted) & mask;
+        let free = (i + self.rx_posted) & mask;
         if ring.read_hi(free) as u32 & rx_status::DD != 0 {
             return Err(ErrorKind::DeviceFault);
         }
@@ -559,15 +556,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let ring = self.rx.view;
         let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
-        let mut room = mask - self.rx_posted;
+        let room = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
         let mut result = Ok(());
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
-        let n = bufs.drain_into(|buf| {
-            if room == 0 {
-                return Err(buf);
-            }
+        let n = bufs.drain_into(room, |buf| {
             // The device may write `rx_buf_len` bytes at `phys_addr`: refuse
             // a buffer whose data area is smaller, so device writes never
             // leave the data area (the `PacketBuf` device invariant).
@@ -578,7 +572,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             ring.write(i, [buf.phys_addr(), 0]);
             slots[i % RXN] = Some(buf);
             i = (i + 1) & mask;
-            room -= 1;
             Ok(())
         });
         if n > 0 {
@@ -606,7 +599,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
-        let n = bufs.drain_into(|buf| {
+        let n = bufs.drain_into(usize::MAX, |buf| {
             let len = buf.len();
             if len.wrapping_sub(1) >= MAX_TX_LEN {
                 result = Err(ErrorKind::InvalidArgument);
@@ -660,7 +653,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             let mut used = self.tx_used;
             let slots = &mut self.tx_bufs;
             // `fill_from` asks only while `done` has room.
-            let n = done.fill_from(|| {
+            let n = done.fill_from(usize::MAX, || {
                 while left > 0 {
                     let buf = slots[i % TXN].take();
                     i = (i + 1) & mask;
@@ -676,25 +669,44 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             self.tx_used = used;
             return Ok(n);
         }
-        let mut n = 0;
-        let room = N - done.len();
-        let mut head_left = usize::MAX;
-        while n < room {
-            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
-                break;
-            };
-            let Some(buf) = self.tx_bufs[data % TXN].take() else {
-                return Err(ErrorKind::DeviceFault);
-            };
-            // Cannot fail: `room` is the batch's free space.
-            if let Err(buf) = done.push_back(buf) {
-                self.tx_bufs[data % TXN] = Some(buf);
-                return Err(ErrorKind::Other);
+        // Descriptor done: each frame's data descriptor has its DD bit
+        // written back (§7.2.3.5.1).
+        let ring = self.tx.view;
+        let mask = ring.mask;
+        let mut clean = self.tx_clean;
+        let mut used = self.tx_used;
+        let mut result = Ok(());
+        let slots = &mut self.tx_bufs;
+        // `fill_from` asks only while `done` has room.
+        let n = done.fill_from(usize::MAX, || {
+            if used == 0 {
+                return None;
             }
-            self.tx_commit_done(data, slots, &mut head_left);
-            n += 1;
-        }
-        Ok(n)
+            // A slot without a buffer is a context descriptor, completed
+            // with the data descriptor after it.
+            let (data, taken) = if slots[clean % TXN].is_some() {
+                (clean, 1)
+            } else if used >= 2 {
+                ((clean + 1) & mask, 2)
+            } else {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            };
+            let sta = (ring.read_hi(data) >> 32) as u32;
+            if sta & tx::STA_DD == 0 {
+                return None;
+            }
+            let Some(buf) = slots[data % TXN].take() else {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            };
+            clean = (data + 1) & mask;
+            used -= taken;
+            Some(buf)
+        });
+        self.tx_clean = clean;
+        self.tx_used = used;
+        result.map(|()| n)
     }
 
     fn tx_free(&self) -> usize {

@@ -31,14 +31,14 @@ use crate::error::ErrorType;
 /// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0, 4096) };
 /// let mut pool = region.into_buffers(1024, 0);
 /// let mut batch: Batch<2> = Batch::new();
-/// assert_eq!(batch.fill_from(|| pool.next()), 2);
+/// assert_eq!(batch.fill_from(usize::MAX, || pool.next()), 2);
 /// assert!(batch.is_full());
 /// let rejected = batch.push_back(pool.next().unwrap()).unwrap_err();
 /// assert_eq!(rejected.tag(), 2);
 /// assert_eq!(batch.pop_front().map(|b| b.tag()), Some(0));
 /// // Take buffers while the receiver has room; the rest stay, in order.
 /// let mut taken = Vec::new();
-/// batch.drain_into(|b| { taken.push(b); Ok(()) });
+/// batch.drain_into(usize::MAX, |b| { taken.push(b); Ok(()) });
 /// assert_eq!((taken.len(), batch.len()), (1, 0));
 /// ```
 pub struct Batch<const N: usize> {
@@ -252,17 +252,19 @@ impl<const N: usize> Batch<N> {
         core::iter::from_fn(move || self.pop_front())
     }
 
-    /// Appends buffers from `next` until the batch is full or `next`
-    /// returns `None`. Returns how many were appended.
+    /// Appends buffers from `next` until the batch is full, `max` were
+    /// appended, or `next` returns `None`. Returns how many were appended.
     ///
-    /// `next` is not called once the batch is full, so a buffer it returns
-    /// always has a place.
+    /// `next` is called at most `min(max, free())` times, so a buffer it
+    /// returns always has a place (a driver passes the number of
+    /// descriptors it may look at as `max`, and needs no check of its own).
     #[inline]
-    pub fn fill_from(&mut self, mut next: impl FnMut() -> Option<PacketBuf>) -> usize {
+    pub fn fill_from(&mut self, max: usize, mut next: impl FnMut() -> Option<PacketBuf>) -> usize {
         self.compact();
         let start = self.len;
+        let end = start + max.min(N - start);
         let mut n = 0;
-        for slot in self.slots.get_mut(start..).unwrap_or_default() {
+        for slot in self.slots.get_mut(start..end).unwrap_or_default() {
             let Some(buf) = next() else { break };
             *slot = Some(buf);
             n += 1;
@@ -271,17 +273,23 @@ impl<const N: usize> Batch<N> {
         n
     }
 
-    /// Hands the buffers to `take`, oldest first, until the batch is empty
-    /// or `take` gives a buffer back (`Err`), which then stays at the front
-    /// with the rest behind it, in order. Returns how many were taken.
+    /// Hands the buffers to `take`, oldest first, until the batch is empty,
+    /// `max` were taken, or `take` gives a buffer back (`Err`), which then
+    /// stays at the front with the rest behind it, in order. Returns how
+    /// many were taken.
     #[inline]
     pub fn drain_into(
         &mut self,
+        max: usize,
         mut take: impl FnMut(PacketBuf) -> Result<(), PacketBuf>,
     ) -> usize {
         let (head, len) = (self.head, self.len);
         let mut n = 0;
-        for slot in self.slots.get_mut(head..head + len).unwrap_or_default() {
+        for slot in self
+            .slots
+            .get_mut(head..head + len.min(max))
+            .unwrap_or_default()
+        {
             let Some(buf) = slot.take() else { break };
             if let Err(buf) = take(buf) {
                 *slot = Some(buf);
@@ -447,7 +455,9 @@ mod tests {
                 3 => {
                     let limit = (x >> 8) as usize % 4;
                     let mut k = 0;
-                    let n = b.drain_into(|buf| {
+                    let max = (x >> 4) as usize % 6;
+                    let n = b.drain_into(max, |buf| {
+                        assert!(k < max);
                         if k == limit {
                             return Err(buf);
                         }
@@ -460,13 +470,15 @@ mod tests {
                 }
                 4 => {
                     let before = b.len();
-                    let n = b.fill_from(|| {
+                    let max = (x >> 4) as usize % 7;
+                    let n = b.fill_from(max, || {
                         let buf = out.pop()?;
                         model.push_back(buf.tag());
                         Some(buf)
                     });
                     assert_eq!(b.len(), before + n);
-                    assert!(b.is_full() || out.is_empty());
+                    assert!(n <= max);
+                    assert!(b.is_full() || out.is_empty() || n == max);
                 }
                 _ => {
                     if let Some(buf) = out.pop() {
@@ -497,7 +509,8 @@ mod tests {
     fn pop_back_and_get_mut_see_the_newest_and_the_indexed_buffer() {
         let mut pool = bufs(3);
         let mut b: Batch<3> = Batch::new();
-        assert_eq!(b.fill_from(|| pool.next()), 3);
+        assert_eq!(b.fill_from(2, || pool.next()), 2);
+        assert_eq!(b.fill_from(usize::MAX, || pool.next()), 1);
         b.get_mut(1).unwrap().append(b"x").unwrap();
         assert_eq!(b.get(1).unwrap().data(), b"x");
         assert!(b.get(3).is_none());
