@@ -336,39 +336,6 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         }
     }
 
-    /// The oldest completed frame: its data slot and the slots it frees (2
-    /// when a context descriptor precedes it, which completes with it).
-    #[inline(always)]
-    fn tx_peek_done(&self, head_left: usize) -> Result<Option<(usize, usize)>, ErrorKind> {
-        if self.tx_used == 0 || head_left == 0 {
-            return Ok(None);
-        }
-        let i = self.tx_clean;
-        let (data, slots) = if self.tx_bufs[i % TXN].is_some() {
-            (i, 1)
-        } else if self.tx_used >= 2 {
-            ((i + 1) & self.tx.mask, 2)
-        } else {
-            // An empty slot is a context descriptor, always followed by data.
-            return Err(ErrorKind::DeviceFault);
-        };
-        let complete = match self.completion {
-            TxCompletion::HeadWriteBack => head_left >= slots,
-            TxCompletion::DescriptorDone => {
-                let sta = (self.tx.read_hi(data) >> 32) as u32;
-                sta & tx::STA_DD != 0
-            }
-        };
-        Ok(complete.then_some((data, slots)))
-    }
-
-    #[inline(always)]
-    fn tx_commit_done(&mut self, data: usize, slots: usize, head_left: &mut usize) {
-        self.tx_clean = (data + 1) & self.tx.mask;
-        self.tx_used -= slots;
-        *head_left = head_left.saturating_sub(slots);
-    }
-
     /// Moves completed transmit buffers straight back to the receive ring,
     /// each reset to `headroom`, with one doorbell: `tx_reclaim` and
     /// `refill` in one pass, without the caller's batch (the forwarding
@@ -385,64 +352,83 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mut head_left = self.tx_done_budget()?;
-        let mask = self.rx.mask;
+        let head_done = match self.completion {
+            TxCompletion::HeadWriteBack => Some(self.tx_done_budget()?),
+            TxCompletion::DescriptorDone => None,
+        };
+        let rx_ring = self.rx.view;
+        let mask = rx_ring.mask;
         let budget = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
+        let tx_ring = self.tx.view;
+        let tx_mask = tx_ring.mask;
+        let mut c = self.tx_clean;
+        let mut used = self.tx_used;
+        let buf_len = self.rx_buf_len;
+        let tx_slots = &mut self.tx_bufs;
+        let rx_slots = &mut self.rx_bufs;
         let mut n = 0;
         let mut result = Ok(());
-        let buf_len = self.rx_buf_len;
-        let rx_ring = self.rx.view;
-        if self.completion == TxCompletion::HeadWriteBack {
-            // Every slot before the validated head is done; context slots
-            // hold no buffer and are passed over.
-            let tx_mask = self.tx.mask;
-            let mut c = self.tx_clean;
-            let mut used = self.tx_used;
-            let rx_slots = &mut self.rx_bufs;
-            while head_left > 0 && n < budget {
-                let slot = &mut self.tx_bufs[c % TXN];
-                if let Some(buf) = slot.as_mut() {
+        match head_done {
+            Some(mut left) => {
+                // Every slot before the validated head is done; context
+                // slots hold no buffer and are passed over.
+                while left > 0 && n < budget {
+                    let slot = &mut tx_slots[c % TXN];
+                    if let Some(buf) = slot.as_mut() {
+                        buf.reset(headroom);
+                        // As in `refill`: device writes stay in the data area.
+                        if buf.writable_len() < buf_len {
+                            result = Err(ErrorKind::InvalidArgument);
+                            break;
+                        }
+                        rx_ring.write(i, [buf.phys_addr(), 0]);
+                        rx_slots[i % RXN] = slot.take();
+                        i = (i + 1) & mask;
+                        n += 1;
+                    }
+                    c = (c + 1) & tx_mask;
+                    left -= 1;
+                    used -= 1;
+                }
+            }
+            None => {
+                // Descriptor done, as in `tx_reclaim`.
+                while n < budget && used > 0 {
+                    let (data, taken) = if tx_slots[c % TXN].is_some() {
+                        (c, 1)
+                    } else if used >= 2 {
+                        ((c + 1) & tx_mask, 2)
+                    } else {
+                        // An empty slot is a context descriptor, always
+                        // followed by data.
+                        result = Err(ErrorKind::DeviceFault);
+                        break;
+                    };
+                    if (tx_ring.read_hi(data) >> 32) as u32 & tx::STA_DD == 0 {
+                        break;
+                    }
+                    let slot = &mut tx_slots[data % TXN];
+                    let Some(buf) = slot.as_mut() else {
+                        result = Err(ErrorKind::DeviceFault);
+                        break;
+                    };
                     buf.reset(headroom);
-                    // As in `refill`: device writes stay in the data area.
                     if buf.writable_len() < buf_len {
                         result = Err(ErrorKind::InvalidArgument);
                         break;
                     }
                     rx_ring.write(i, [buf.phys_addr(), 0]);
                     rx_slots[i % RXN] = slot.take();
+                    c = (data + 1) & tx_mask;
+                    used -= taken;
                     i = (i + 1) & mask;
                     n += 1;
                 }
-                c = (c + 1) & tx_mask;
-                head_left -= 1;
-                used -= 1;
             }
-            self.tx_clean = c;
-            self.tx_used = used;
-            head_left = 0;
         }
-        while n < budget {
-            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
-                break;
-            };
-            let slot = &mut self.tx_bufs[data % TXN];
-            let Some(buf) = slot.as_mut() else {
-                result = Err(ErrorKind::DeviceFault);
-                break;
-            };
-            buf.reset(headroom);
-            // As in `refill`: device writes stay in the data area.
-            if buf.writable_len() < buf_len {
-                result = Err(ErrorKind::InvalidArgument);
-                break;
-            }
-            rx_ring.write(i, [buf.phys_addr(), 0]);
-            self.rx_bufs[i % RXN] = slot.take();
-            self.tx_commit_done(data, slots, &mut head_left);
-            i = (i + 1) & mask;
-            n += 1;
-        }
+        self.tx_clean = c;
+        self.tx_used = used;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
