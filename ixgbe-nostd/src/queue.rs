@@ -370,11 +370,13 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let mut n = 0;
         let mut result = Ok(());
         match head_done {
-            Some(mut left) => {
+            Some(left) => {
                 // Every slot before the validated head is done; context
-                // slots hold no buffer and are passed over.
-                while left > 0 && n < budget {
-                    let slot = &mut tx_slots[c % TXN];
+                // slots hold no buffer and are passed over. `k` counts the
+                // transmit slots passed.
+                let mut k = 0;
+                while k < left && n < budget {
+                    let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
                     if let Some(buf) = slot.as_mut() {
                         buf.reset(headroom);
                         // As in `refill`: device writes stay in the data area.
@@ -387,10 +389,10 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         i = (i + 1) & mask;
                         n += 1;
                     }
-                    c = (c + 1) & tx_mask;
-                    left -= 1;
-                    used -= 1;
+                    k += 1;
                 }
+                c = (c + k) & tx_mask;
+                used -= k;
             }
             None => {
                 // Descriptor done, as in `tx_reclaim`.
@@ -633,26 +635,25 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.completion == TxCompletion::HeadWriteBack {
             // Every slot before the validated head is done; context slots
             // hold no buffer and are passed over.
-            let mut left = self.tx_done_budget()?;
+            let left = self.tx_done_budget()?;
             let mask = self.tx.mask;
-            let mut i = self.tx_clean;
-            let mut used = self.tx_used;
+            let c = self.tx_clean;
             let slots = &mut self.tx_bufs;
-            // `fill_from` asks only while `done` has room.
+            // `k` counts the transmit slots passed; `fill_from` asks only
+            // while `done` has room.
+            let mut k = 0;
             let n = done.fill_from(usize::MAX, || {
-                while left > 0 {
-                    let buf = slots[i % TXN].take();
-                    i = (i + 1) & mask;
-                    left -= 1;
-                    used -= 1;
+                while k < left {
+                    let buf = slots[((c + k) & mask) % TXN].take();
+                    k += 1;
                     if buf.is_some() {
                         return buf;
                     }
                 }
                 None
             });
-            self.tx_clean = i;
-            self.tx_used = used;
+            self.tx_clean = (c + k) & mask;
+            self.tx_used -= k;
             return Ok(n);
         }
         // Descriptor done: each frame's data descriptor has its DD bit
