@@ -582,8 +582,10 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         let ring = self.tx.view;
         let mask = ring.mask;
-        let mut used = self.tx_used;
-        let mut tail = (self.tx_clean + used) & mask;
+        let start = self.tx_clean + self.tx_used;
+        // Free descriptors; `k` counts those filled (data and context).
+        let room = mask - self.tx_used;
+        let mut k = 0;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
@@ -595,34 +597,35 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             }
             let mut popts = 0;
             if buf.tx().flags.is_empty() {
-                if used >= mask {
+                if k >= room {
                     return Err(buf);
                 }
             } else {
                 let key = Self::tx_context(&buf);
                 let need_ctx = key != *tx_ctx;
-                if used + 1 + usize::from(need_ctx) > mask {
+                if k + 1 + usize::from(need_ctx) > room {
                     return Err(buf);
                 }
                 if let Some(key) = key {
                     if need_ctx {
-                        ring.write(tail, desc::to_words(&Self::context(key)));
-                        slots[tail % TXN] = None;
-                        tail = (tail + 1) & mask;
-                        used += 1;
+                        let t = (start + k) & mask;
+                        ring.write(t, desc::to_words(&Self::context(key)));
+                        slots[t % TXN] = None;
+                        k += 1;
                         *tx_ctx = Some(key);
                     }
                     popts = Self::popts(key);
                 }
             }
-            ring.write(tail, data_descriptor(buf.phys_addr(), len, popts));
-            slots[tail % TXN] = Some(buf);
-            tail = (tail + 1) & mask;
-            used += 1;
+            let t = (start + k) & mask;
+            ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
+            slots[t % TXN] = Some(buf);
+            k += 1;
             Ok(())
         });
-        self.tx_used = used;
+        self.tx_used += k;
         if n > 0 {
+            let tail = (start + k) & mask;
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
             self.regs
