@@ -158,6 +158,12 @@ pub struct PacketBuf {
 const _: () = assert!(core::mem::size_of::<PacketBuf>() == core::mem::size_of::<usize>());
 const _: () = assert!(core::mem::size_of::<Option<PacketBuf>>() == core::mem::size_of::<usize>());
 const _: () = assert!(core::mem::size_of::<Header>() <= PacketBuf::HEADER_LEN);
+// Buffers move between threads and cores with their queue drivers.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<PacketBuf>();
+    send_sync::<crate::Batch<1>>();
+};
 const _: () = assert!(PacketBuf::HEADER_LEN.is_multiple_of(core::mem::align_of::<Header>()));
 
 // SAFETY: a `PacketBuf` exclusively owns its header and data bytes (the
