@@ -1,2 +1,169 @@
-//! Placeholder.
-fn main() {}
+//! Exact instruction counts per push and per pop, single-threaded, for bulk-queue and its peers
+//! (u64 items, capacity 4096), measured with callgrind.
+//!
+//! `cargo bench -p bulk-queue --bench instructions` re-runs this binary under
+//! `valgrind --tool=callgrind`, reads the inclusive instruction count of each `#[inline(never)]`
+//! wrapper below with `callgrind_annotate`, and prints instructions per call (the call and
+//! return of the wrapper included: see the `noop` row).
+
+use std::hint::black_box;
+use std::process::Command;
+
+const CAP: usize = 4096;
+const BATCH: u64 = 64;
+const ROUNDS: u64 = 10_000;
+const CALLS: u64 = BATCH * ROUNDS;
+
+macro_rules! wrappers {
+    ($push:ident, $pop:ident, $p:ty, $c:ty, |$pp:ident, $v:ident| $pushe:expr, |$cc:ident| $pope:expr) => {
+        #[inline(never)]
+        fn $push($pp: &mut $p, $v: u64) -> bool {
+            $pushe
+        }
+        #[inline(never)]
+        fn $pop($cc: &mut $c) -> Option<u64> {
+            $pope
+        }
+    };
+}
+
+type OurP = bulk_queue::ring::Producer<'static, u64>;
+type OurC = bulk_queue::ring::Consumer<'static, u64>;
+wrappers!(
+    ir_push_bulk_queue,
+    ir_pop_bulk_queue,
+    OurP,
+    OurC,
+    |p, v| p.push(v).is_ok(),
+    |c| c.pop().ok()
+);
+wrappers!(
+    ir_push_rtrb,
+    ir_pop_rtrb,
+    rtrb::Producer<u64>,
+    rtrb::Consumer<u64>,
+    |p, v| p.push(v).is_ok(),
+    |c| c.pop().ok()
+);
+use ringbuf::traits::{Consumer as _, Producer as _, Split as _};
+wrappers!(
+    ir_push_ringbuf,
+    ir_pop_ringbuf,
+    ringbuf::HeapProd<u64>,
+    ringbuf::HeapCons<u64>,
+    |p, v| p.try_push(v).is_ok(),
+    |c| c.try_pop()
+);
+type HlP = heapless::spsc::Producer<'static, u64>;
+type HlC = heapless::spsc::Consumer<'static, u64>;
+wrappers!(
+    ir_push_heapless,
+    ir_pop_heapless,
+    HlP,
+    HlC,
+    |p, v| p.enqueue(v).is_ok(),
+    |c| c.dequeue()
+);
+type Aq = &'static crossbeam_queue::ArrayQueue<u64>;
+wrappers!(
+    ir_push_crossbeam,
+    ir_pop_crossbeam,
+    Aq,
+    Aq,
+    |p, v| p.push(v).is_ok(),
+    |c| c.pop()
+);
+
+#[inline(never)]
+fn ir_noop(v: u64) -> u64 {
+    black_box(v)
+}
+
+fn drive<P, C>(
+    p: &mut P,
+    c: &mut C,
+    push: fn(&mut P, u64) -> bool,
+    pop: fn(&mut C) -> Option<u64>,
+) {
+    let mut sum = 0u64;
+    for r in 0..ROUNDS {
+        for i in 0..BATCH {
+            assert!(push(black_box(&mut *p), r * BATCH + i));
+        }
+        for _ in 0..BATCH {
+            sum = sum.wrapping_add(pop(black_box(&mut *c)).unwrap());
+        }
+    }
+    assert_eq!(sum, CALLS * (CALLS - 1) / 2);
+}
+
+fn workload() {
+    let mut s = 0;
+    for i in 0..CALLS {
+        s += ir_noop(i);
+    }
+    black_box(s);
+    let (mut p, mut c) = Box::leak(Box::new(bulk_queue::ring::RingMem::<u64, CAP>::new())).split();
+    drive(&mut p, &mut c, ir_push_bulk_queue, ir_pop_bulk_queue);
+    let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(CAP);
+    drive(&mut p, &mut c, ir_push_rtrb, ir_pop_rtrb);
+    let (mut p, mut c) = ringbuf::HeapRb::<u64>::new(CAP).split();
+    drive(&mut p, &mut c, ir_push_ringbuf, ir_pop_ringbuf);
+    let (mut p, mut c) = Box::leak(Box::new(heapless::spsc::Queue::<u64, CAP>::new())).split();
+    drive(&mut p, &mut c, ir_push_heapless, ir_pop_heapless);
+    let q: Aq = Box::leak(Box::new(crossbeam_queue::ArrayQueue::new(CAP)));
+    let (mut a, mut b) = (q, q);
+    drive(&mut a, &mut b, ir_push_crossbeam, ir_pop_crossbeam);
+}
+
+fn main() {
+    if std::env::var_os("BQ_UNDER_CALLGRIND").is_some() {
+        workload();
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let names = [
+        "ir_noop",
+        "ir_push_bulk_queue",
+        "ir_pop_bulk_queue",
+        "ir_push_rtrb",
+        "ir_pop_rtrb",
+        "ir_push_ringbuf",
+        "ir_pop_ringbuf",
+        "ir_push_heapless",
+        "ir_pop_heapless",
+        "ir_push_crossbeam",
+        "ir_pop_crossbeam",
+    ];
+    println!(
+        "instructions per call (callgrind --toggle-collect, {CALLS} calls each, call and return included):"
+    );
+    for name in names {
+        let out = std::env::temp_dir().join(format!(
+            "bulk-queue-callgrind.{}.{name}",
+            std::process::id()
+        ));
+        let run = Command::new("valgrind")
+            .args(["--tool=callgrind", "--quiet"])
+            .arg(format!("--toggle-collect=*{name}"))
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe)
+            .env("BQ_UNDER_CALLGRIND", "1")
+            .status();
+        if !matches!(run, Ok(s) if s.success()) {
+            eprintln!("valgrind --tool=callgrind could not run ({run:?}); install valgrind");
+            std::process::exit(1);
+        }
+        let text = std::fs::read_to_string(&out).unwrap();
+        let total: u64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("totals:")
+                    .or_else(|| l.strip_prefix("summary:"))
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap();
+        println!("  {name:22} {:7.2}", total as f64 / CALLS as f64);
+        let _ = std::fs::remove_file(out);
+    }
+}

@@ -30,7 +30,7 @@ use core::fmt;
 use crate::Error;
 use crate::element::{Descriptor, Element};
 use crate::ring::{Consumer, ConsumerLine, NoNotify, Notify, Producer, ProducerLine};
-use crate::shm::{Bytes, REGION_ALIGN, Region};
+use crate::shm::{Bytes, Cells, REGION_ALIGN, Region};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// First header word of a formatted region: `"BulQ"` in little-endian byte order.
@@ -310,6 +310,7 @@ impl<'a> Region<'a> {
             self.at::<ProducerLine>(prod).ok_or(Error::TooSmall)?,
             self.at::<ConsumerLine>(cons).ok_or(Error::TooSmall)?,
             self.slice_at::<<Descriptor as Element>::Cell>(entries, capacity as usize)
+                .and_then(Cells::new)
                 .ok_or(Error::TooSmall)?,
         ))
     }
@@ -327,7 +328,7 @@ impl<'a> Region<'a> {
 type RingParts<'a> = (
     &'a ProducerLine,
     &'a ConsumerLine,
-    &'a [<Descriptor as Element>::Cell],
+    Cells<'a, <Descriptor as Element>::Cell>,
 );
 
 /// Reads both indices of a ring once and checks them.

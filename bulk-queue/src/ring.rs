@@ -48,6 +48,7 @@ use core::marker::PhantomData;
 
 use crate::Error;
 use crate::element::Element;
+use crate::shm::Cells;
 use crate::sync::{AtomicU32, Ordering, fence};
 
 /// The producer's cache line in shared memory: written only by the producer.
@@ -169,10 +170,13 @@ impl<E: Element, const N: usize> RingMem<E, N> {
         self.prod.tail.store(0, Ordering::Relaxed);
         self.cons.head.store(0, Ordering::Relaxed);
         self.cons.wakeup.store(0, Ordering::Relaxed);
-        let (prod, cons, entries) = (&self.prod, &self.cons, &self.entries[..]);
+        let Some(cells) = Cells::new(&self.entries[..]) else {
+            unreachable!("N is a power of two (checked at compile time)")
+        };
+        let (prod, cons) = (&self.prod, &self.cons);
         (
-            Producer::new_at(prod, cons, entries, 0),
-            Consumer::new_at(prod, cons, entries, 0),
+            Producer::new_at(prod, cons, cells, 0),
+            Consumer::new_at(prod, cons, cells, 0),
         )
     }
 }
@@ -215,8 +219,7 @@ fn valid_distance(tail: u32, head: u32, capacity: u32) -> Option<u32> {
 pub struct Producer<'a, E: Element, N: Notify = NoNotify> {
     pub(crate) prod: &'a ProducerLine,
     pub(crate) cons: &'a ConsumerLine,
-    entries: &'a [E::Cell],
-    mask: u32,
+    entries: Cells<'a, E::Cell>,
     capacity: u32,
     /// Authoritative local copy of our index.
     tail: u32,
@@ -236,8 +239,7 @@ pub struct Producer<'a, E: Element, N: Notify = NoNotify> {
 pub struct Consumer<'a, E: Element> {
     pub(crate) prod: &'a ProducerLine,
     pub(crate) cons: &'a ConsumerLine,
-    entries: &'a [E::Cell],
-    mask: u32,
+    entries: Cells<'a, E::Cell>,
     capacity: u32,
     /// Authoritative local copy of our index.
     head: u32,
@@ -255,15 +257,14 @@ impl<'a, E: Element> Producer<'a, E, NoNotify> {
     pub(crate) fn new_at(
         prod: &'a ProducerLine,
         cons: &'a ConsumerLine,
-        entries: &'a [E::Cell],
+        entries: Cells<'a, E::Cell>,
         index: u32,
     ) -> Self {
-        let capacity = entries.len() as u32;
+        let capacity = entries.len();
         Producer {
             prod,
             cons,
             entries,
-            mask: capacity.wrapping_sub(1),
             capacity,
             tail: index,
             head_cache: index,
@@ -297,7 +298,6 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
             prod: self.prod,
             cons: self.cons,
             entries: self.entries,
-            mask: self.mask,
             capacity: self.capacity,
             tail: self.tail,
             head_cache: self.head_cache,
@@ -326,11 +326,12 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
     }
 
     #[inline(always)]
-    fn cell(&self, index: u32) -> &E::Cell {
-        crate::shm::cell(self.entries, index & self.mask)
+    fn cell(&self, index: u32) -> &'a E::Cell {
+        self.entries.at(index)
     }
 
     /// Reads and validates the consumer's index; returns the free entries.
+    #[cold]
     #[inline(never)]
     fn refresh(&mut self) -> Result<u32, Error> {
         // Acquire: pairs with the consumer's Release store of `head`, so its reads of the cells it
@@ -410,11 +411,27 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
     /// ```
     #[inline]
     pub fn push(&mut self, value: E) -> Result<(), Error> {
-        if self.free_at_least(1)? == 0 {
+        let tail = self.tail;
+        if tail.wrapping_sub(self.head_cache) == self.capacity {
+            // Kept out of line so that the fast path needs no stack frame.
+            return self.push_slow(value);
+        }
+        E::store(self.cell(tail), value);
+        self.tail = tail.wrapping_add(1);
+        self.publish();
+        Ok(())
+    }
+
+    /// `push` when the cached consumer index says the ring is full.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, value: E) -> Result<(), Error> {
+        if self.refresh()? == 0 {
             return Err(Error::Full);
         }
-        E::store(self.cell(self.tail), value);
-        self.tail = self.tail.wrapping_add(1);
+        let tail = self.tail;
+        E::store(self.cell(tail), value);
+        self.tail = tail.wrapping_add(1);
         self.publish();
         Ok(())
     }
@@ -441,13 +458,13 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
         if n == 0 {
             return Ok(0);
         }
-        let start = (self.tail & self.mask) as usize;
-        let first = n.min(self.entries.len() - start);
+        let run = self.entries.tail_from(self.tail);
+        let first = n.min(run.len());
         let (a, b) = items[..n].split_at(first);
-        for (cell, v) in self.entries[start..start + first].iter().zip(a) {
+        for (cell, v) in run.iter().zip(a) {
             E::store(cell, *v);
         }
-        for (cell, v) in self.entries.iter().zip(b) {
+        for (cell, v) in self.entries.all().iter().zip(b) {
             E::store(cell, *v);
         }
         self.tail = self.tail.wrapping_add(n as u32);
@@ -556,15 +573,14 @@ impl<'a, E: Element> Consumer<'a, E> {
     pub(crate) fn new_at(
         prod: &'a ProducerLine,
         cons: &'a ConsumerLine,
-        entries: &'a [E::Cell],
+        entries: Cells<'a, E::Cell>,
         index: u32,
     ) -> Self {
-        let capacity = entries.len() as u32;
+        let capacity = entries.len();
         Consumer {
             prod,
             cons,
             entries,
-            mask: capacity.wrapping_sub(1),
             capacity,
             head: index,
             tail_cache: index,
@@ -588,11 +604,12 @@ impl<'a, E: Element> Consumer<'a, E> {
     }
 
     #[inline(always)]
-    fn cell(&self, index: u32) -> &E::Cell {
-        crate::shm::cell(self.entries, index & self.mask)
+    fn cell(&self, index: u32) -> &'a E::Cell {
+        self.entries.at(index)
     }
 
     /// Reads and validates the producer's index; returns the available entries.
+    #[cold]
     #[inline(never)]
     fn refresh(&mut self) -> Result<u32, Error> {
         // Acquire: pairs with the producer's Release store of `tail`, making its entry writes
@@ -638,11 +655,27 @@ impl<'a, E: Element> Consumer<'a, E> {
     /// producer's index is impossible.
     #[inline]
     pub fn pop(&mut self) -> Result<E, Error> {
-        if self.available_at_least(1)? == 0 {
+        let head = self.head;
+        if head == self.tail_cache {
+            // Kept out of line so that the fast path needs no stack frame.
+            return self.pop_slow();
+        }
+        let v = E::load(self.cell(head));
+        self.head = head.wrapping_add(1);
+        self.release();
+        Ok(v)
+    }
+
+    /// `pop` when the cached producer index says the ring is empty.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&mut self) -> Result<E, Error> {
+        if self.refresh()? == 0 {
             return Err(Error::Empty);
         }
-        let v = E::load(self.cell(self.head));
-        self.head = self.head.wrapping_add(1);
+        let head = self.head;
+        let v = E::load(self.cell(head));
+        self.head = head.wrapping_add(1);
         self.release();
         Ok(v)
     }
@@ -658,13 +691,13 @@ impl<'a, E: Element> Consumer<'a, E> {
         if n == 0 {
             return Ok(0);
         }
-        let start = (self.head & self.mask) as usize;
-        let first = n.min(self.entries.len() - start);
+        let run = self.entries.tail_from(self.head);
+        let first = n.min(run.len());
         let (a, b) = out[..n].split_at_mut(first);
-        for (v, cell) in a.iter_mut().zip(&self.entries[start..start + first]) {
+        for (v, cell) in a.iter_mut().zip(run) {
             *v = E::load(cell);
         }
-        for (v, cell) in b.iter_mut().zip(self.entries) {
+        for (v, cell) in b.iter_mut().zip(self.entries.all()) {
             *v = E::load(cell);
         }
         self.head = self.head.wrapping_add(n as u32);

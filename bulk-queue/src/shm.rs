@@ -4,10 +4,61 @@
 //! through `&mut` references or plain loads, because the peer may write any byte of it at any
 //! time. A torn or garbage value is then just a value, which the callers validate.
 
-/// Cell `index` of a ring's entries (the index is already masked, so always in bounds).
-#[inline(always)]
-pub(crate) fn cell<C>(entries: &[C], index: u32) -> &C {
-    &entries[index as usize]
+/// A ring's cells: a slice whose length is a power of two, indexed modulo its length without a
+/// bounds check.
+pub(crate) struct Cells<'a, C> {
+    slice: &'a [C],
+    /// `slice.len() - 1`.
+    mask: u32,
+}
+
+impl<C> Clone for Cells<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for Cells<'_, C> {}
+
+impl<'a, C> Cells<'a, C> {
+    /// `None` unless `slice.len()` is a power of two no larger than 2^31.
+    pub(crate) fn new(slice: &'a [C]) -> Option<Self> {
+        let len = slice.len();
+        if !len.is_power_of_two() || len > 1 << 31 {
+            return None;
+        }
+        Some(Cells {
+            slice,
+            mask: (len - 1) as u32,
+        })
+    }
+
+    /// Number of cells.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> u32 {
+        self.mask + 1
+    }
+
+    /// The cell for free-running index `index`.
+    #[inline(always)]
+    pub(crate) fn at(&self, index: u32) -> &'a C {
+        let i = (index & self.mask) as usize;
+        // SAFETY: `mask == slice.len() - 1` (constructor), so `i <= mask < slice.len()`.
+        unsafe { self.slice.get_unchecked(i) }
+    }
+
+    /// The cells from the one for `index` to the end of the slice (at least one).
+    #[inline(always)]
+    pub(crate) fn tail_from(&self, index: u32) -> &'a [C] {
+        let i = (index & self.mask) as usize;
+        // SAFETY: as in `at`, `i < slice.len()`.
+        unsafe { self.slice.get_unchecked(i..) }
+    }
+
+    /// All cells.
+    #[inline(always)]
+    pub(crate) fn all(&self) -> &'a [C] {
+        self.slice
+    }
 }
 
 #[cfg(not(loom))]

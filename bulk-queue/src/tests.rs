@@ -31,8 +31,9 @@ fn ring_index_wraps_past_u32_max() {
     let start = u32::MAX - 5;
     mem.prod.tail.store(start, Ordering::Relaxed);
     mem.cons.head.store(start, Ordering::Relaxed);
-    let mut p = Producer::<u64>::new_at(&mem.prod, &mem.cons, &mem.entries, start);
-    let mut c = Consumer::<u64>::new_at(&mem.prod, &mem.cons, &mem.entries, start);
+    let cells = crate::shm::Cells::new(&mem.entries[..]).unwrap();
+    let mut p = Producer::<u64>::new_at(&mem.prod, &mem.cons, cells, start);
+    let mut c = Consumer::<u64>::new_at(&mem.prod, &mem.cons, cells, start);
     let mut next = 0u64;
     let mut expect = 0u64;
     for _ in 0..20 {
