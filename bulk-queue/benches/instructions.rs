@@ -27,6 +27,39 @@ macro_rules! wrappers {
     };
 }
 
+/// A notification hook that only counts (the producer's wakeup check costs a SeqCst fence).
+#[derive(Debug)]
+struct Count(u64);
+impl bulk_queue::ring::Notify for Count {
+    fn notify(&mut self) {
+        self.0 += 1;
+    }
+}
+type OurNP = bulk_queue::ring::Producer<'static, u64, Count>;
+#[inline(never)]
+fn ir_push_bulk_queue_notify(p: &mut OurNP, v: u64) -> bool {
+    p.push(v).is_ok()
+}
+type DescP = bulk_queue::ring::Producer<'static, bulk_queue::Descriptor>;
+type DescC = bulk_queue::ring::Consumer<'static, bulk_queue::Descriptor>;
+wrappers!(
+    ir_push_descriptor,
+    ir_pop_descriptor,
+    DescP,
+    DescC,
+    |p, v| p
+        .push(bulk_queue::Descriptor::new(
+            0,
+            v as u32,
+            0,
+            (v >> 32) as u32
+        ))
+        .is_ok(),
+    |c| c
+        .pop()
+        .ok()
+        .map(|d| u64::from(d.slot) | (u64::from(d.len) << 32))
+);
 type OurP = bulk_queue::ring::Producer<'static, u64>;
 type OurC = bulk_queue::ring::Consumer<'static, u64>;
 wrappers!(
@@ -105,6 +138,17 @@ fn workload() {
     black_box(s);
     let (mut p, mut c) = Box::leak(Box::new(bulk_queue::ring::RingMem::<u64, CAP>::new())).split();
     drive(&mut p, &mut c, ir_push_bulk_queue, ir_pop_bulk_queue);
+    let (p, mut c) = Box::leak(Box::new(bulk_queue::ring::RingMem::<u64, CAP>::new())).split();
+    let mut p = p.with_notify(Count(0));
+    drive(&mut p, &mut c, ir_push_bulk_queue_notify, |c: &mut OurC| {
+        c.pop().ok()
+    });
+    let mem = Box::leak(Box::new(bulk_queue::ring::RingMem::<
+        bulk_queue::Descriptor,
+        CAP,
+    >::new()));
+    let (mut p, mut c) = mem.split();
+    drive(&mut p, &mut c, ir_push_descriptor, ir_pop_descriptor);
     let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(CAP);
     drive(&mut p, &mut c, ir_push_rtrb, ir_pop_rtrb);
     let (mut p, mut c) = ringbuf::HeapRb::<u64>::new(CAP).split();
@@ -126,6 +170,9 @@ fn main() {
         "ir_noop",
         "ir_push_bulk_queue",
         "ir_pop_bulk_queue",
+        "ir_push_bulk_queue_notify",
+        "ir_push_descriptor",
+        "ir_pop_descriptor",
         "ir_push_rtrb",
         "ir_pop_rtrb",
         "ir_push_ringbuf",
