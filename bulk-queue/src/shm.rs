@@ -88,7 +88,7 @@ mod region {
     pub(crate) unsafe trait SharedLayout {}
     // SAFETY: one AtomicU32.
     unsafe impl SharedLayout for AtomicU32 {}
-    // SAFETY: two AtomicU32s plus padding, `repr(C)`.
+    // SAFETY: one AtomicU32 plus padding, `repr(C)`.
     unsafe impl SharedLayout for ProducerLine {}
     // SAFETY: two AtomicU32s plus padding, `repr(C)`.
     unsafe impl SharedLayout for ConsumerLine {}
