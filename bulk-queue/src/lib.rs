@@ -51,9 +51,9 @@ pub enum Error {
     Misaligned,
     /// The region is smaller than its geometry needs, or the ownership map is too small.
     TooSmall,
-    /// The region header does not start with [`MAGIC`](crate::MAGIC).
+    /// The region header does not start with [`MAGIC`].
     BadMagic,
-    /// The region header has another layout version than [`VERSION`](crate::VERSION).
+    /// The region header has another layout version than [`VERSION`].
     BadVersion,
     /// The geometry is invalid, or the header's geometry differs from the expected one.
     BadGeometry,

@@ -215,7 +215,8 @@ fn valid_distance(tail: u32, head: u32, capacity: u32) -> Option<u32> {
 /// The producing half of a ring.
 ///
 /// Every operation is wait-free and may be called from an interrupt handler, provided the
-/// handler is the only user of this half (otherwise see [`IrqShared`](crate::IrqShared)).
+/// handler is the only user of this half (otherwise wrap it in `IrqShared`, feature
+/// `critical-section`).
 pub struct Producer<'a, E: Element, N: Notify = NoNotify> {
     pub(crate) prod: &'a ProducerLine,
     pub(crate) cons: &'a ConsumerLine,
