@@ -50,15 +50,10 @@ impl Prod for OurP {
     }
     #[inline]
     fn push_batch(&mut self, start: u64, max: usize) -> usize {
-        let Ok(mut chunk) = self.write_chunk(max as u32) else {
+        let Ok(chunk) = self.write_chunk(max as u32) else {
             return 0;
         };
-        let n = chunk.len();
-        for i in 0..n {
-            let _ = chunk.set(i, start + i as u64);
-        }
-        chunk.commit_all();
-        n
+        chunk.fill_from_iter(start..)
     }
 }
 impl Cons for OurC {
@@ -72,9 +67,7 @@ impl Cons for OurC {
             return 0;
         };
         let n = chunk.len();
-        for i in 0..n {
-            *sum += chunk.get(i).unwrap_or(0);
-        }
+        *sum += chunk.iter().sum::<u64>();
         chunk.commit_all();
         n
     }

@@ -560,6 +560,32 @@ impl<E: Element, N: Notify> WriteChunk<'_, '_, E, N> {
         let n = self.len as usize;
         self.commit(n);
     }
+
+    /// Fills the chunk from `iter` (until either ends) and publishes what was written; returns
+    /// how many entries that is.
+    ///
+    /// # Examples
+    /// ```
+    /// use bulk_queue::ring::RingMem;
+    /// let mut mem = RingMem::<u64, 4>::new();
+    /// let (mut p, mut c) = mem.split();
+    /// assert_eq!(p.write_chunk(8).unwrap().fill_from_iter(10..), 4);
+    /// assert_eq!(c.read_chunk(8).unwrap().iter().sum::<u64>(), 10 + 11 + 12 + 13);
+    /// ```
+    #[inline]
+    pub fn fill_from_iter<I: IntoIterator<Item = E>>(self, iter: I) -> usize {
+        let len = self.len as usize;
+        let (a, b) = self.producer.entries.split_at(self.producer.tail, len);
+        let mut iter = iter.into_iter();
+        let mut n = 0;
+        for cell in a.iter().chain(b) {
+            let Some(v) = iter.next() else { break };
+            E::store(cell, v);
+            n += 1;
+        }
+        self.commit(n);
+        n
+    }
 }
 
 impl<E: Element, N: Notify> fmt::Debug for WriteChunk<'_, '_, E, N> {
@@ -819,6 +845,31 @@ impl<E: Element> ReadChunk<'_, '_, E> {
     pub fn commit_all(self) {
         let n = self.len as usize;
         self.commit(n);
+    }
+
+    /// The chunk's entries in order, each read once from shared memory.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = E> + '_ {
+        let (a, b) = self
+            .consumer
+            .entries
+            .split_at(self.consumer.head, self.len as usize);
+        a.iter().chain(b).map(E::load)
+    }
+
+    /// Copies the first `out.len()` entries (at most `len()`) into `out`; returns how many.
+    #[inline]
+    pub fn copy_to(&self, out: &mut [E]) -> usize {
+        let n = out.len().min(self.len as usize);
+        let (a, b) = self.consumer.entries.split_at(self.consumer.head, n);
+        let (oa, ob) = out[..n].split_at_mut(a.len());
+        for (o, cell) in oa.iter_mut().zip(a) {
+            *o = E::load(cell);
+        }
+        for (o, cell) in ob.iter_mut().zip(b) {
+            *o = E::load(cell);
+        }
+        n
     }
 }
 

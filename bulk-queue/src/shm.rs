@@ -59,6 +59,16 @@ impl<'a, C> Cells<'a, C> {
     pub(crate) fn all(&self) -> &'a [C] {
         self.slice
     }
+
+    /// The `n` (at most `len()`) cells from the one for `index` on, as two runs: up to the end
+    /// of the slice, then from its start.
+    #[inline(always)]
+    pub(crate) fn split_at(&self, index: u32, n: usize) -> (&'a [C], &'a [C]) {
+        let n = n.min(self.slice.len());
+        let run = self.tail_from(index);
+        let first = n.min(run.len());
+        (&run[..first], &self.slice[..n - first])
+    }
 }
 
 #[cfg(not(loom))]

@@ -72,6 +72,24 @@ fn chunks_commit_partially() {
 }
 
 #[test]
+fn chunk_iterators_wrap_around() {
+    let mut mem = RingMem::<u32, 8>::new();
+    let (mut p, mut c) = mem.split();
+    for round in 0..5u32 {
+        let base = round * 100;
+        assert_eq!(p.write_chunk(6).unwrap().fill_from_iter(base..base + 5), 5);
+        let r = c.read_chunk(8).unwrap();
+        let got: Vec<u32> = r.iter().collect();
+        assert_eq!(got, (base..base + 5).collect::<Vec<_>>());
+        let mut out = [0; 3];
+        assert_eq!(r.copy_to(&mut out), 3);
+        assert_eq!(out, [base, base + 1, base + 2]);
+        r.commit_all();
+    }
+    assert_eq!(p.free(), Ok(8));
+}
+
+#[test]
 fn hostile_indices_are_errors() {
     let mut mem = RingMem::<u32, 4>::new();
     let (mut p, mut c) = mem.split();

@@ -19,6 +19,8 @@ enum RingOp {
     PopSlice(usize),
     Chunk(Vec<u32>, usize),
     ReadChunk(usize, usize),
+    Fill(Vec<u32>),
+    CopyOut(usize),
 }
 
 fn ring_op() -> impl Strategy<Value = RingOp> {
@@ -30,6 +32,8 @@ fn ring_op() -> impl Strategy<Value = RingOp> {
         (prop::collection::vec(any::<u32>(), 1..12), 0usize..12)
             .prop_map(|(v, n)| RingOp::Chunk(v, n)),
         (1usize..12, 0usize..12).prop_map(|(m, n)| RingOp::ReadChunk(m, n)),
+        prop::collection::vec(any::<u32>(), 1..12).prop_map(RingOp::Fill),
+        (1usize..12).prop_map(RingOp::CopyOut),
     ]
 }
 
@@ -67,6 +71,26 @@ proptest! {
                         model.extend(&v[..n]);
                     }
                     Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
+                },
+                RingOp::Fill(v) => match p.write_chunk(v.len() as u32) {
+                    Ok(ch) => {
+                        let n = ch.fill_from_iter(v.iter().copied());
+                        prop_assert_eq!(n, v.len().min(8 - model.len()));
+                        model.extend(&v[..n]);
+                    }
+                    Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
+                },
+                RingOp::CopyOut(k) => match c.read_chunk(8) {
+                    Ok(ch) => {
+                        let all: Vec<u32> = ch.iter().collect();
+                        prop_assert_eq!(&all, &model.iter().copied().collect::<Vec<_>>());
+                        let mut out = vec![0; k];
+                        let n = ch.copy_to(&mut out);
+                        prop_assert_eq!(n, k.min(model.len()));
+                        ch.commit(n);
+                        for v in &out[..n] { prop_assert_eq!(Some(*v), model.pop_front()); }
+                    }
+                    Err(e) => { prop_assert_eq!(e, Error::Empty); prop_assert!(model.is_empty()); }
                 },
                 RingOp::ReadChunk(max, commit) => match c.read_chunk(max as u32) {
                     Ok(ch) => {
