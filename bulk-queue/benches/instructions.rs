@@ -107,6 +107,69 @@ wrappers!(
     |c| c.pop()
 );
 
+/// Chunk operations of `CHUNK` items: fill from a counter, and sum what is read.
+const CHUNK: usize = 256;
+const CHUNK_CALLS: u64 = 2_000;
+
+#[inline(never)]
+fn ir_chunk_write_bulk_queue(p: &mut OurP, start: u64) -> usize {
+    p.write_chunk(CHUNK as u32)
+        .map_or(0, |c| c.fill_from_iter(start..))
+}
+#[inline(never)]
+fn ir_chunk_read_bulk_queue(c: &mut OurC) -> u64 {
+    let Ok(ch) = c.read_chunk(CHUNK as u32) else {
+        return 0;
+    };
+    let s = ch.iter().sum();
+    ch.commit_all();
+    s
+}
+#[inline(never)]
+fn ir_chunk_write_rtrb(p: &mut rtrb::Producer<u64>, start: u64) -> usize {
+    p.write_chunk_uninit(CHUNK)
+        .map_or(0, |c| c.fill_from_iter(start..))
+}
+#[inline(never)]
+fn ir_chunk_read_rtrb(c: &mut rtrb::Consumer<u64>) -> u64 {
+    let Ok(ch) = c.read_chunk(CHUNK) else {
+        return 0;
+    };
+    let (a, b) = ch.as_slices();
+    let s = a.iter().sum::<u64>() + b.iter().sum::<u64>();
+    ch.commit_all();
+    s
+}
+#[inline(never)]
+fn ir_chunk_write_ringbuf(p: &mut ringbuf::HeapProd<u64>, start: u64) -> usize {
+    let mut buf = [0u64; CHUNK];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = start + i as u64;
+    }
+    p.push_slice(&buf)
+}
+#[inline(never)]
+fn ir_chunk_read_ringbuf(c: &mut ringbuf::HeapCons<u64>) -> u64 {
+    let mut buf = [0u64; CHUNK];
+    let n = c.pop_slice(&mut buf);
+    buf[..n].iter().sum()
+}
+
+fn drive_chunks<P, C>(
+    p: &mut P,
+    c: &mut C,
+    write: fn(&mut P, u64) -> usize,
+    read: fn(&mut C) -> u64,
+) {
+    let mut sum = 0u64;
+    for r in 0..CHUNK_CALLS {
+        assert_eq!(write(black_box(&mut *p), r * CHUNK as u64), CHUNK);
+        sum = sum.wrapping_add(read(black_box(&mut *c)));
+    }
+    let n = CHUNK_CALLS * CHUNK as u64;
+    assert_eq!(sum, n * (n - 1) / 2);
+}
+
 #[inline(never)]
 fn ir_noop(v: u64) -> u64 {
     black_box(v)
@@ -149,6 +212,22 @@ fn workload() {
     >::new()));
     let (mut p, mut c) = mem.split();
     drive(&mut p, &mut c, ir_push_descriptor, ir_pop_descriptor);
+    let (mut p, mut c) = Box::leak(Box::new(bulk_queue::ring::RingMem::<u64, CAP>::new())).split();
+    drive_chunks(
+        &mut p,
+        &mut c,
+        ir_chunk_write_bulk_queue,
+        ir_chunk_read_bulk_queue,
+    );
+    let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(CAP);
+    drive_chunks(&mut p, &mut c, ir_chunk_write_rtrb, ir_chunk_read_rtrb);
+    let (mut p, mut c) = ringbuf::HeapRb::<u64>::new(CAP).split();
+    drive_chunks(
+        &mut p,
+        &mut c,
+        ir_chunk_write_ringbuf,
+        ir_chunk_read_ringbuf,
+    );
     let (mut p, mut c) = rtrb::RingBuffer::<u64>::new(CAP);
     drive(&mut p, &mut c, ir_push_rtrb, ir_pop_rtrb);
     let (mut p, mut c) = ringbuf::HeapRb::<u64>::new(CAP).split();
@@ -181,6 +260,12 @@ fn main() {
         "ir_pop_heapless",
         "ir_push_crossbeam",
         "ir_pop_crossbeam",
+        "ir_chunk_write_bulk_queue",
+        "ir_chunk_read_bulk_queue",
+        "ir_chunk_write_rtrb",
+        "ir_chunk_read_rtrb",
+        "ir_chunk_write_ringbuf",
+        "ir_chunk_read_ringbuf",
     ];
     println!(
         "instructions per call (callgrind --toggle-collect, {CALLS} calls each, call and return included):"
@@ -210,7 +295,15 @@ fn main() {
             })
             .and_then(|v| v.trim().parse().ok())
             .unwrap();
-        println!("  {name:22} {:7.2}", total as f64 / CALLS as f64);
+        if name.starts_with("ir_chunk") {
+            let per_item = total as f64 / (CHUNK_CALLS * CHUNK as u64) as f64;
+            println!(
+                "  {name:26} {:7.2} per item ({CHUNK}-item chunks)",
+                per_item
+            );
+        } else {
+            println!("  {name:26} {:7.2}", total as f64 / CALLS as f64);
+        }
         let _ = std::fs::remove_file(out);
     }
 }

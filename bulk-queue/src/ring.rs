@@ -578,10 +578,15 @@ impl<E: Element, N: Notify> WriteChunk<'_, '_, E, N> {
         let (a, b) = self.producer.entries.split_at(self.producer.tail, len);
         let mut iter = iter.into_iter();
         let mut n = 0;
-        for cell in a.iter().chain(b) {
-            let Some(v) = iter.next() else { break };
+        for (cell, v) in a.iter().zip(&mut iter) {
             E::store(cell, v);
             n += 1;
+        }
+        if n == a.len() {
+            for (cell, v) in b.iter().zip(&mut iter) {
+                E::store(cell, v);
+                n += 1;
+            }
         }
         self.commit(n);
         n
