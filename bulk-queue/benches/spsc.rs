@@ -3,8 +3,10 @@
 //!
 //! * `cargo bench -p bulk-queue --bench spsc` — criterion groups (`iter_custom`, N items per
 //!   sample).
-//! * `BQ_ROUNDS=11 cargo bench -p bulk-queue --bench spsc` — interleaved rounds: every round runs
-//!   every queue on every workload once, then the median and range over rounds are printed.
+//! * `BQ_ROUNDS=7 cargo bench -p bulk-queue --bench spsc` — interleaved rounds: every round runs
+//!   every queue on every workload once, then the median and range over rounds are printed, both
+//!   of the whole run and of the median over its blocks (100,000 items or 1,000 round trips),
+//!   which filters out the blocks in which another process preempted one of the two threads.
 
 use std::hint::spin_loop;
 use std::sync::Arc;
@@ -250,14 +252,60 @@ impl Cons for Cb {
     }
 }
 
-/// Moves `n` items; `batch == 1` uses the single-item operations. Returns the consumer's time.
+/// A measurement: the whole run, and the median over blocks of it (ns per item or per round
+/// trip). Preemptions by other processes hit a few blocks; the block median filters them out.
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    total: Duration,
+    block_median_ns: f64,
+}
+
+/// Records `(items, time)` per block and gives the median ns per item.
+struct Blocks {
+    size: u64,
+    next: u64,
+    last: (u64, Instant),
+    per_item: Vec<f64>,
+}
+
+impl Blocks {
+    fn new(size: u64) -> Self {
+        Blocks {
+            size,
+            next: size,
+            last: (0, Instant::now()),
+            per_item: Vec::new(),
+        }
+    }
+    #[inline]
+    fn tick(&mut self, done: u64) {
+        if done >= self.next {
+            let now = Instant::now();
+            let items = done - self.last.0;
+            self.per_item
+                .push((now - self.last.1).as_nanos() as f64 / items as f64);
+            self.last = (done, now);
+            self.next = done + self.size;
+        }
+    }
+    fn median(mut self) -> f64 {
+        if self.per_item.is_empty() {
+            return f64::NAN;
+        }
+        self.per_item.sort_by(|a, b| a.total_cmp(b));
+        self.per_item[self.per_item.len() / 2]
+    }
+}
+
+/// Moves `n` items; `batch == 1` uses the single-item operations. Times the consumer, in blocks
+/// of 100,000 items.
 fn throughput<P: Prod, C: Cons>(
     p: &mut P,
     c: &mut C,
     n: u64,
     batch: usize,
     check_sum: bool,
-) -> Duration {
+) -> Timing {
     thread::scope(|s| {
         s.spawn(|| {
             pin(1);
@@ -280,8 +328,10 @@ fn throughput<P: Prod, C: Cons>(
         });
         pin(0);
         let start = Instant::now();
+        let mut blocks = Blocks::new(100_000);
         let (mut got, mut sum) = (0u64, 0u64);
         while got < n {
+            blocks.tick(got);
             if batch == 1 {
                 match c.pop1() {
                     Some(v) => {
@@ -306,12 +356,16 @@ fn throughput<P: Prod, C: Cons>(
                 "items lost or corrupted"
             );
         }
-        t
+        Timing {
+            total: t,
+            block_median_ns: blocks.median(),
+        }
     })
 }
 
-/// `n` round trips: push on `a`, the echo thread pops it and pushes it on `b`.
-fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Duration {
+/// `n` round trips: push on `a`, the echo thread pops it and pushes it on `b`. Timed in blocks
+/// of 1,000 round trips.
+fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Timing {
     let (ap, ac) = (&mut a.0, &mut a.1);
     let (bp, bc) = (&mut b.0, &mut b.1);
     thread::scope(|s| {
@@ -331,7 +385,9 @@ fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Durati
         });
         pin(0);
         let start = Instant::now();
+        let mut blocks = Blocks::new(1_000);
         for i in 0..n {
+            blocks.tick(i);
             while !ap.push1(i) {
                 spin_loop();
             }
@@ -345,7 +401,10 @@ fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Durati
                 }
             }
         }
-        start.elapsed()
+        Timing {
+            total: start.elapsed(),
+            block_median_ns: blocks.median(),
+        }
     })
 }
 
@@ -366,7 +425,7 @@ enum Work {
     PingPong,
 }
 
-fn measure(name: &str, work: Work, n: u64) -> Option<Duration> {
+fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
     macro_rules! on {
         ($mk:expr, $batched:expr, $check:expr) => {{
             match work {
@@ -399,12 +458,13 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Duration> {
 
 fn rounds(r: usize) {
     let works = [
-        ("single item, Mops/s", Work::Single, 20_000_000u64),
-        ("chunks of 64, Mops/s", Work::Batch(64), 100_000_000),
-        ("chunks of 256, Mops/s", Work::Batch(256), 100_000_000),
-        ("ping-pong round trip, ns", Work::PingPong, 1_000_000),
+        ("single item, Mops/s", Work::Single, 10_000_000u64),
+        ("chunks of 64, Mops/s", Work::Batch(64), 50_000_000),
+        ("chunks of 256, Mops/s", Work::Batch(256), 50_000_000),
+        ("ping-pong round trip, ns", Work::PingPong, 300_000),
     ];
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); NAMES.len()]; works.len()];
+    let mut block_results = results.clone();
     for round in 0..r {
         eprintln!("round {}/{r}", round + 1);
         for (w, (_, work, n)) in works.iter().enumerate() {
@@ -414,30 +474,43 @@ fn rounds(r: usize) {
                     continue;
                 }
                 if let Some(t) = measure(name, *work, *n) {
-                    let v = match work {
-                        Work::PingPong => t.as_nanos() as f64 / *n as f64,
-                        _ => *n as f64 / t.as_secs_f64() / 1e6,
+                    let (whole, block) = match work {
+                        Work::PingPong => {
+                            (t.total.as_nanos() as f64 / *n as f64, t.block_median_ns)
+                        }
+                        _ => (
+                            *n as f64 / t.total.as_secs_f64() / 1e6,
+                            1e3 / t.block_median_ns,
+                        ),
                     };
-                    results[w][q].push(v);
+                    results[w][q].push(whole);
+                    block_results[w][q].push(block);
                 }
             }
         }
     }
-    println!("\n{r} interleaved rounds; median [min – max]");
+    println!("\n{r} interleaved rounds; median [min – max] over rounds");
+    println!("whole run | median of the round's blocks (100,000 items / 1,000 round trips)");
     for (w, (title, _, n)) in works.iter().enumerate() {
         println!("\n{title} ({n} per round)");
         for (q, name) in NAMES.iter().enumerate() {
-            let v = &mut results[w][q];
-            if v.is_empty() {
-                continue;
+            let mut line = format!("  {name:16}");
+            for table in [&mut results, &mut block_results] {
+                let v = &mut table[w][q];
+                if v.is_empty() {
+                    continue;
+                }
+                v.sort_by(|a, b| a.total_cmp(b));
+                line += &format!(
+                    " {:9.1} [{:.1} – {:.1}] |",
+                    v[v.len() / 2],
+                    v[0],
+                    v[v.len() - 1]
+                );
             }
-            v.sort_by(|a, b| a.total_cmp(b));
-            println!(
-                "  {name:16} {:9.1}  [{:.1} – {:.1}]",
-                v[v.len() / 2],
-                v[0],
-                v[v.len() - 1]
-            );
+            if line.ends_with('|') {
+                println!("{}", line.trim_end_matches('|'));
+            }
         }
     }
 }
@@ -460,7 +533,7 @@ fn criterion_benches(c: &mut Criterion) {
                 continue;
             }
             g.bench_function(name, |b| {
-                b.iter_custom(|iters| measure(name, work, iters).unwrap_or_default())
+                b.iter_custom(|iters| measure(name, work, iters).unwrap_or_default().total)
             });
         }
         g.finish();
