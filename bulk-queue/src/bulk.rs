@@ -112,20 +112,31 @@ impl Geometry {
     }
 
     const fn ret_entries(&self) -> usize {
-        FWD_ENTRIES + self.capacity as usize * DESCRIPTOR_SIZE as usize
+        FWD_ENTRIES
+            .saturating_add((self.capacity as usize).saturating_mul(DESCRIPTOR_SIZE as usize))
     }
 
     /// Entries of the return ring: the pool's slot count rounded up to a power of two, so that
     /// releasing a slot never finds the return ring full (at most every slot is in it).
     pub const fn return_capacity(&self) -> u32 {
-        let n = self.pool_slots.next_power_of_two();
-        if n < 2 { 2 } else { n }
+        match self.pool_slots.checked_next_power_of_two() {
+            Some(n) if n >= 2 => n,
+            Some(_) => 2,
+            None => u32::MAX,
+        }
     }
 
-    /// Byte offset of the pool in the region.
+    /// Byte offset of the pool in the region (saturates at `usize::MAX` for absurd geometries).
     pub const fn pool_offset(&self) -> usize {
-        let end = self.ret_entries() + self.return_capacity() as usize * DESCRIPTOR_SIZE as usize;
-        end.next_multiple_of(REGION_ALIGN)
+        let ret = (self.return_capacity() as usize).saturating_mul(DESCRIPTOR_SIZE as usize);
+        match self
+            .ret_entries()
+            .saturating_add(ret)
+            .checked_next_multiple_of(REGION_ALIGN)
+        {
+            Some(offset) => offset,
+            None => usize::MAX,
+        }
     }
 
     /// Bytes of shared memory the region needs (`usize::MAX` for an invalid geometry).

@@ -213,6 +213,10 @@ fn region_constructor_checks() {
         Err(Error::BadGeometry)
     );
     assert_eq!(Geometry::new(3, 1, 1, 0).region_len(), usize::MAX);
+    let absurd = Geometry::new(u32::MAX, u32::MAX, u32::MAX, 0);
+    assert_eq!(absurd.region_len(), usize::MAX);
+    assert_eq!(absurd.return_capacity(), u32::MAX);
+    assert!(absurd.pool_offset() > 0);
 }
 
 #[test]
