@@ -187,6 +187,10 @@ fn run_bulk(ops: Vec<BulkOp>, hostile: bool) -> Result<(), TestCaseError> {
                     if r.is_err() {
                         p.dealloc(slot).unwrap();
                     }
+                } else if in_flight.len() == G.capacity as usize {
+                    // Every ring entry holds a descriptor the consumer has not taken.
+                    prop_assert_eq!(r, Err(Error::Full));
+                    p.dealloc(slot).unwrap();
                 } else {
                     prop_assert_eq!(r, Ok(()));
                     in_flight.push_back(d);
