@@ -231,15 +231,42 @@ enum Op {
 /// assert_eq!(v.run(&frame), 262144);
 /// assert_eq!(v.run(&frame[..13]), 0); // the load runs past the end: reject
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct VerifiedProgram<const N: usize> {
     ops: heapless::Vec<Op, N>,
     uses_mem: bool,
-    /// Every op reachable from the entry is a self-contained test (see
-    /// [`test_successors`]): the program runs in [`exec_tests`].
-    tests_only: bool,
+    /// Which interpreter runs the program, chosen by what it can reach.
+    path: Path,
+    /// The entry of that interpreter (one indirect jump per call).
+    entry: fn(&Self, &[u8], u32) -> u32,
     /// Return values that jumps reach directly (see `encode_returns`).
     rets: [u32; RETS],
+}
+
+// By hand: `entry` follows from `path` and `uses_mem`, and function
+// addresses are not meaningful to compare.
+impl<const N: usize> PartialEq for VerifiedProgram<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ops == other.ops
+            && self.uses_mem == other.uses_mem
+            && self.path == other.path
+            && self.rets == other.rets
+    }
+}
+
+impl<const N: usize> Eq for VerifiedProgram<N> {}
+
+/// The interpreters, from the most general to the fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Path {
+    /// [`exec`]: every op.
+    General,
+    /// [`exec_tests`]: every reachable op is a self-contained test.
+    Tests,
+    /// [`exec_light`]: every reachable op is a single test at a constant
+    /// offset.
+    Light,
 }
 
 /// Distinct return values a program's jumps can reach without a dispatch.
@@ -432,11 +459,23 @@ impl<const N: usize> VerifiedProgram<N> {
         fuse(&mut ops);
         fuse_tests(&mut ops);
         let rets = encode_returns(&mut ops);
-        let tests_only = only_tests_reachable::<N>(&ops);
+        let path = if only_reachable::<N>(&ops, light_successors) {
+            Path::Light
+        } else if only_reachable::<N>(&ops, test_successors) {
+            Path::Tests
+        } else {
+            Path::General
+        };
+        let entry = match path {
+            Path::Light => Self::run_light,
+            Path::Tests => Self::run_tests,
+            Path::General => Self::run_general,
+        };
         Ok(Self {
             ops,
             uses_mem,
-            tests_only,
+            path,
+            entry,
             rets,
         })
     }
@@ -461,18 +500,20 @@ impl<const N: usize> VerifiedProgram<N> {
     /// Runs the program on a captured frame `pkt` whose length on the wire
     /// was `wire_len` (what `BPF_LEN` loads; packet loads see only `pkt`).
     pub fn run_with_len(&self, pkt: &[u8], wire_len: u32) -> u32 {
-        if self.tests_only {
-            self.run_tests(pkt)
-        } else {
-            self.run_general(pkt, wire_len)
-        }
+        (self.entry)(self, pkt, wire_len)
     }
 
     /// The fast path for programs made only of self-contained tests
     /// (`BPF_LEN` is never loaded, so the wire length is not needed).
     #[inline(never)]
-    fn run_tests(&self, pkt: &[u8]) -> u32 {
+    fn run_tests(&self, pkt: &[u8], _wire_len: u32) -> u32 {
         exec_tests(&self.ops, &self.rets, pkt)
+    }
+
+    /// The fast path for programs made only of tests at constant offsets.
+    #[inline(never)]
+    fn run_light(&self, pkt: &[u8], _wire_len: u32) -> u32 {
+        exec_light(&self.ops, &self.rets, pkt)
     }
 
     /// The general interpreter, for every program.
@@ -800,10 +841,23 @@ fn test_successors(o: &Op) -> Option<[u16; 3]> {
     })
 }
 
-/// True when every op reachable from the entry is a self-contained test.
-/// Jumps go forward only, so one pass in order sees every op after all its
+/// [`test_successors`] for the single tests on constant offsets that
+/// [`exec_light`] runs; `None` for every other op.
+fn light_successors(o: &Op) -> Option<[u16; 3]> {
+    match o {
+        Op::RetK(_)
+        | Op::JeqAbsB { .. }
+        | Op::JeqAbsH { .. }
+        | Op::JeqAbsW { .. }
+        | Op::JsetAbsH { .. } => test_successors(o),
+        _ => None,
+    }
+}
+
+/// True when `succ` accepts every op reachable from the entry. Jumps go
+/// forward only, so one pass in order sees every op after all its
 /// predecessors.
-fn only_tests_reachable<const N: usize>(ops: &[Op]) -> bool {
+fn only_reachable<const N: usize>(ops: &[Op], succ: fn(&Op) -> Option<[u16; 3]>) -> bool {
     let mut reached = [false; N];
     if let Some(r) = reached.first_mut() {
         *r = true;
@@ -812,7 +866,7 @@ fn only_tests_reachable<const N: usize>(ops: &[Op]) -> bool {
         if !reached.get(pc).copied().unwrap_or(false) {
             continue;
         }
-        let Some(next) = test_successors(o) else {
+        let Some(next) = succ(o) else {
             return false;
         };
         for t in next {
@@ -824,12 +878,67 @@ fn only_tests_reachable<const N: usize>(ops: &[Op]) -> bool {
     true
 }
 
+/// The interpreter for programs of single tests at constant offsets only
+/// (see [`light_successors`]): the subset of [`exec_tests`] whose code needs
+/// so few registers that the function saves none. Any other op would end
+/// the program with 0 (not reachable, as for [`exec_tests`]).
+#[inline(always)]
+fn exec_light(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
+    let mut pc = 0usize;
+    macro_rules! load {
+        ($e:expr) => {
+            match $e {
+                Some(v) => v,
+                None => return 0,
+            }
+        };
+    }
+    loop {
+        let Some(o) = ops.get(pc) else {
+            return rets[pc % RETS];
+        };
+        pc = match *o {
+            Op::RetK(k) => return k,
+            Op::JeqAbsB { off, k, t, f } => {
+                if load!(ld_b(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsH { off, k, t, f } => {
+                if load!(ld_h(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsW { off, k, t, f } => {
+                if load!(ld_w(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JsetAbsH { off, k, t, f } => {
+                if load!(ld_h(pkt, off as usize)) & k != 0 {
+                    t
+                } else {
+                    f
+                }
+            }
+            // Not reachable: see the function's notes.
+            _ => return 0,
+        } as usize;
+    }
+}
+
 /// The interpreter for programs of self-contained tests only: no A, X or
 /// scratch memory survive from one op to the next, so the loop carries only
 /// the op index, and needs fewer registers than [`exec`]. Same semantics as
 /// [`exec`] for these ops (a load past the end returns 0).
 ///
-/// Only for programs where [`only_tests_reachable`] holds: any other op
+/// Only for programs where [`only_reachable`] holds with [`test_successors`]: any other op
 /// would end the program with 0 here (a safe answer, never a panic), which
 /// the unit tests check cannot happen on tcpdump's programs.
 #[inline(always)]
@@ -1735,6 +1844,20 @@ mod tests {
         ],
     ];
 
+    /// A program of single tests at constant offsets of each kind (word,
+    /// half-word `jset`, byte), chained on their false branches so that no
+    /// pair is fused: `ip src 10.0.0.2 and not a later fragment and tcp`.
+    const LIGHT: &[(u16, u8, u8, u32)] = &[
+        (LD | W | ABS, 0, 0, 26),
+        (JMP | JEQ | K, 0, 5, 0x0a00_0002),
+        (LD | H | ABS, 0, 0, 20),
+        (JMP | JSET | K, 3, 0, 0x1fff),
+        (LD | B | ABS, 0, 0, 23),
+        (JMP | JEQ | K, 0, 1, 6),
+        (RET | K, 0, 0, 1),
+        (RET | K, 0, 0, 0),
+    ];
+
     /// Frames the programs above look at: IPv4 TCP to port 80 (header
     /// length 20 and 24), IPv4 UDP, an IPv4 later fragment, IPv6 TCP, ARP.
     fn frames() -> [[u8; 80]; 6] {
@@ -1759,23 +1882,36 @@ mod tests {
         f
     }
 
-    /// The test-only interpreter agrees with the general one on tcpdump's
+    /// The test-only interpreters agree with the general one on tcpdump's
     /// programs, on every truncation of every frame (so each load's bound is
     /// met exactly, missed by one and exceeded) and on byte-mutated frames.
     #[test]
-    fn tests_only_path_agrees_with_general_path() {
+    fn fast_paths_agree_with_general_path() {
         let mut fast = 0;
-        for (n, prog) in TCPDUMP.iter().enumerate() {
+        for (n, prog) in TCPDUMP.iter().chain([&LIGHT]).enumerate() {
             let p = verify(prog).unwrap();
-            if n < 7 {
-                assert!(p.tests_only, "program {n} should take the fast path");
+            if n == TCPDUMP.len() {
+                assert_eq!(p.path, Path::Light);
             }
-            if !p.tests_only {
+            if n < 7 {
+                assert_ne!(p.path, Path::General, "program {n} should take a fast path");
+            }
+            if n == 0 {
+                assert_eq!(p.path, Path::Light, "program {n}");
+            }
+            if p.path == Path::General {
                 continue;
             }
             fast += 1;
             let check = |pkt: &[u8]| {
                 let general = p.run_general(pkt, pkt.len() as u32);
+                if p.path == Path::Light {
+                    assert_eq!(
+                        exec_light(&p.ops, &p.rets, pkt),
+                        general,
+                        "program {n}, {pkt:?}"
+                    );
+                }
                 assert_eq!(
                     exec_tests(&p.ops, &p.rets, pkt),
                     general,
@@ -1798,13 +1934,13 @@ mod tests {
                 }
             }
         }
-        assert!(fast >= 7);
+        assert!(fast >= 8);
     }
 
     /// A program with an op outside the test set is not marked fast, even
     /// when the op is only reachable through a jump.
     #[test]
-    fn tests_only_needs_every_reachable_op_to_be_a_test() {
+    fn fast_paths_need_every_reachable_op_in_their_set() {
         // ldh [12]; jeq #0x800 jt 2 jf 3; ret #1; ld len ... ret a
         let p = verify(&[
             (LD | H | ABS, 0, 0, 12),
@@ -1814,11 +1950,14 @@ mod tests {
             (RET | A, 0, 0, 0),
         ])
         .unwrap();
-        assert!(!p.tests_only);
+        assert_eq!(p.path, Path::General);
         assert_eq!(p.run(&[0; 20]), 20);
         // An op that reads A set by an earlier test (`jeq` without a load).
         let p = verify(TCPDUMP[7]).unwrap();
-        assert!(!p.tests_only);
+        assert_eq!(p.path, Path::General);
+        // A header-relative test is not light.
+        let p = verify(TCPDUMP[1]).unwrap();
+        assert_eq!(p.path, Path::Tests);
         // Unreachable non-test ops do not matter.
         let p = verify(&[
             (LD | H | ABS, 0, 0, 12),
@@ -1828,6 +1967,6 @@ mod tests {
             (RET | A, 0, 0, 0),
         ])
         .unwrap();
-        assert!(p.tests_only);
+        assert_eq!(p.path, Path::Light);
     }
 }
