@@ -886,10 +886,11 @@ fn only_reachable<const N: usize>(ops: &[Op], succ: fn(&Op) -> Option<[u16; 3]>)
 fn exec_light(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
     let mut pc = 0usize;
     macro_rules! load {
-        ($e:expr) => {
+        ($l:lifetime, $e:expr) => {
             match $e {
                 Some(v) => v,
-                None => return 0,
+                // `rets[0]` is 0 (see `encode_returns`).
+                None => break $l RET_BASE,
             }
         };
     }
@@ -897,38 +898,98 @@ fn exec_light(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
         let Some(o) = ops.get(pc) else {
             return rets[pc % RETS];
         };
-        pc = match *o {
-            Op::RetK(k) => return k,
-            Op::JeqAbsB { off, k, t, f } => {
-                if load!(ld_b(pkt, off as usize)) == k {
-                    t
-                } else {
-                    f
+        pc = 'op: {
+            match *o {
+                Op::RetK(k) => return k,
+                Op::JeqAbsB { off, k, t, f } => {
+                    if load!('op, ld_b(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
                 }
-            }
-            Op::JeqAbsH { off, k, t, f } => {
-                if load!(ld_h(pkt, off as usize)) == k {
-                    t
-                } else {
-                    f
+                Op::JeqAbsH { off, k, t, f } => {
+                    if load!('op, ld_h(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
                 }
-            }
-            Op::JeqAbsW { off, k, t, f } => {
-                if load!(ld_w(pkt, off as usize)) == k {
-                    t
-                } else {
-                    f
+                Op::JeqAbsW { off, k, t, f } => {
+                    if load!('op, ld_w(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
                 }
-            }
-            Op::JsetAbsH { off, k, t, f } => {
-                if load!(ld_h(pkt, off as usize)) & k != 0 {
-                    t
-                } else {
-                    f
+                Op::JsetAbsH { off, k, t, f } => {
+                    if load!('op, ld_h(pkt, off as usize)) & k != 0 {
+                        t
+                    } else {
+                        f
+                    }
                 }
+                // Not reachable: see the function's notes.
+                Op::RetA
+                | Op::Tax
+                | Op::Txa
+                | Op::Fail
+                | Op::MshIndH { .. }
+                | Op::Jeq2K { .. }
+                | Op::JeqAbsH2 { .. }
+                | Op::JeqAbsB2 { .. }
+                | Op::JeqHJeqB { .. }
+                | Op::JeqBJsetH { .. }
+                | Op::MshJeqIndH2 { .. }
+                | Op::JeqAbsW2 { .. }
+                | Op::JeqIndH { .. }
+                | Op::MshJeqIndH { .. }
+                | Op::LdAbsW(..)
+                | Op::LdAbsH(..)
+                | Op::LdAbsB(..)
+                | Op::LdIndW(..)
+                | Op::LdIndH(..)
+                | Op::LdIndB(..)
+                | Op::LdImm(..)
+                | Op::LdLen
+                | Op::LdMem(..)
+                | Op::LdxImm(..)
+                | Op::LdxLen
+                | Op::LdxMem(..)
+                | Op::LdxMsh(..)
+                | Op::St(..)
+                | Op::Stx(..)
+                | Op::AddK(..)
+                | Op::SubK(..)
+                | Op::MulK(..)
+                | Op::DivK(..)
+                | Op::ModK(..)
+                | Op::AndK(..)
+                | Op::OrK(..)
+                | Op::XorK(..)
+                | Op::LshK(..)
+                | Op::RshK(..)
+                | Op::Neg
+                | Op::AddX
+                | Op::SubX
+                | Op::MulX
+                | Op::DivX
+                | Op::ModX
+                | Op::AndX
+                | Op::OrX
+                | Op::XorX
+                | Op::LshX
+                | Op::RshX
+                | Op::Ja(..)
+                | Op::JeqK { .. }
+                | Op::JgtK { .. }
+                | Op::JgeK { .. }
+                | Op::JsetK { .. }
+                | Op::JeqX { .. }
+                | Op::JgtX { .. }
+                | Op::JgeX { .. }
+                | Op::JsetX { .. } => return 0,
             }
-            // Not reachable: see the function's notes.
-            _ => return 0,
         } as usize;
     }
 }
@@ -1099,7 +1160,58 @@ fn exec_tests(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
                 }
             }
             // Not reachable: see the function's notes.
-            _ => return 0,
+            Op::RetA
+            | Op::Tax
+            | Op::Txa
+            | Op::Fail
+            | Op::MshIndH { .. }
+            | Op::Jeq2K { .. }
+            | Op::JeqIndH { .. }
+            | Op::LdAbsW(..)
+            | Op::LdAbsH(..)
+            | Op::LdAbsB(..)
+            | Op::LdIndW(..)
+            | Op::LdIndH(..)
+            | Op::LdIndB(..)
+            | Op::LdImm(..)
+            | Op::LdLen
+            | Op::LdMem(..)
+            | Op::LdxImm(..)
+            | Op::LdxLen
+            | Op::LdxMem(..)
+            | Op::LdxMsh(..)
+            | Op::St(..)
+            | Op::Stx(..)
+            | Op::AddK(..)
+            | Op::SubK(..)
+            | Op::MulK(..)
+            | Op::DivK(..)
+            | Op::ModK(..)
+            | Op::AndK(..)
+            | Op::OrK(..)
+            | Op::XorK(..)
+            | Op::LshK(..)
+            | Op::RshK(..)
+            | Op::Neg
+            | Op::AddX
+            | Op::SubX
+            | Op::MulX
+            | Op::DivX
+            | Op::ModX
+            | Op::AndX
+            | Op::OrX
+            | Op::XorX
+            | Op::LshX
+            | Op::RshX
+            | Op::Ja(..)
+            | Op::JeqK { .. }
+            | Op::JgtK { .. }
+            | Op::JgeK { .. }
+            | Op::JsetK { .. }
+            | Op::JeqX { .. }
+            | Op::JgtX { .. }
+            | Op::JgeX { .. }
+            | Op::JsetX { .. } => return 0,
         } as usize;
     }
 }
@@ -1293,8 +1405,10 @@ fn fuse<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
 /// bounds check on the next index then doubles as the return test, so a
 /// jump to a return costs no dispatch.
 fn encode_returns(ops: &mut [Op]) -> [u32; RETS] {
+    // `rets[0]` is always 0: the test interpreters end a program on a load
+    // past the end by jumping there.
     let mut rets = [0u32; RETS];
-    let mut n = 0usize;
+    let mut n = 1usize;
     for o in ops.iter() {
         if let &Op::RetK(k) = o {
             if !rets[..n].contains(&k) && n < RETS {
