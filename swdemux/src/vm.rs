@@ -2093,4 +2093,100 @@ mod tests {
         .unwrap();
         assert_eq!(p.path, Path::Light);
     }
+    /// Random programs in tcpdump's shape — blocks of `ld{,h,b} [k]` or
+    /// `ldxb 4*([k]&0xf); ldh [x + k]`, then `jeq`/`jset`/`jgt` to later
+    /// blocks or to two returns — run on random frames cut to every length
+    /// around the loads' bounds: the fast paths agree with the general one.
+    #[test]
+    fn fast_paths_agree_on_random_test_programs() {
+        let mut seed = 0x1234_5678_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let (mut light, mut tests) = (0, 0);
+        for _ in 0..3000 {
+            let blocks = 1 + next() as usize % 6;
+            // Each block: (msh offset or none, load code, offset, jump code, k).
+            let mut spec = heapless::Vec::<_, 8>::new();
+            for _ in 0..blocks {
+                let msh = (next() % 4 == 0).then(|| next() % 24);
+                let size = [W, H, B][next() as usize % 3];
+                let off = next() % 72;
+                let jmp = [JEQ, JEQ, JSET, JGT][next() as usize % 4];
+                // Small constants so that `jeq` sometimes holds.
+                let k = if next() % 2 == 0 { next() % 4 } else { next() };
+                spec.push((msh, size, off, jmp, k)).unwrap();
+            }
+            let starts: heapless::Vec<usize, 8> = spec
+                .iter()
+                .scan(0, |at, b| {
+                    let s = *at;
+                    *at += if b.0.is_some() { 3 } else { 2 };
+                    Some(s)
+                })
+                .collect();
+            let ret = starts.last().unwrap()
+                + if spec.last().unwrap().0.is_some() {
+                    3
+                } else {
+                    2
+                };
+            let mut insns = heapless::Vec::<(u16, u8, u8, u32), 32>::new();
+            for (n, &(msh, size, off, jmp, k)) in spec.iter().enumerate() {
+                let here = insns.len() + if msh.is_some() { 3 } else { 2 };
+                // A later block or one of the two returns, as an offset.
+                let mut target = || {
+                    let choices = blocks - n - 1 + 2;
+                    let c = next() as usize % choices;
+                    let t = if c < blocks - n - 1 {
+                        starts[n + 1 + c]
+                    } else {
+                        ret + c - (blocks - n - 1)
+                    };
+                    (t - here) as u8
+                };
+                let (jt, jf) = (target(), target());
+                if let Some(m) = msh {
+                    insns.push((LDX | B | MSH, 0, 0, m)).unwrap();
+                    insns.push((LD | H | IND, 0, 0, off)).unwrap();
+                } else {
+                    insns.push((LD | size | ABS, 0, 0, off)).unwrap();
+                }
+                insns.push((JMP | jmp | K, jt, jf, k)).unwrap();
+            }
+            insns.push((RET | K, 0, 0, 1 + next() % 3)).unwrap();
+            insns.push((RET | K, 0, 0, 0)).unwrap();
+            let p = verify(&insns).unwrap();
+            match p.path {
+                Path::Light => light += 1,
+                Path::Tests => tests += 1,
+                Path::General => continue,
+            }
+            let mut frame = [0u8; 96];
+            for _ in 0..8 {
+                for b in frame.iter_mut() {
+                    *b = if next() % 3 == 0 {
+                        next() as u8
+                    } else {
+                        (next() % 4) as u8
+                    };
+                }
+                frame[14] = 0x40 | (next() % 16) as u8;
+                for len in 0..=frame.len() {
+                    let pkt = &frame[..len];
+                    let general = p.run_general(pkt, len as u32);
+                    assert_eq!(p.run(pkt), general, "{insns:?} on {pkt:?}");
+                    assert_eq!(exec_tests(&p.ops, &p.rets, pkt), general);
+                    if p.path == Path::Light {
+                        assert_eq!(exec_light(&p.ops, &p.rets, pkt), general);
+                    }
+                }
+            }
+        }
+        // Both fast paths were exercised.
+        assert!(light > 300 && tests > 100, "light {light}, tests {tests}");
+    }
 }
