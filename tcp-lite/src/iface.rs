@@ -220,12 +220,13 @@ impl<'a> Interface<'a> {
     pub fn stats(&self) -> Stats {
         self.stats
     }
-    /// The socket behind `h`.
+    /// The socket behind `h`, or `None` if `h` names no slot of this interface (a handle
+    /// from another interface with more slots).
     ///
-    /// # Panics
-    /// If `h` came from another interface with more slots.
-    pub fn socket(&mut self, h: SocketHandle) -> &mut TcpSocket<'a> {
-        &mut self.sockets[h.index()]
+    /// A handle stays valid until [`release`](Self::release); after that the slot may be
+    /// reused by another connection.
+    pub fn socket(&mut self, h: SocketHandle) -> Option<&mut TcpSocket<'a>> {
+        self.sockets.get_mut(h.index())
     }
 
     fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> usize {
@@ -572,7 +573,7 @@ impl<'a> Interface<'a> {
                 if ip.dst != self.cfg.ip {
                     return Err(Error::NotForUs);
                 }
-                let payload = &body[hl..hl + ip.payload_len];
+                let payload = body.get(hl..hl + ip.payload_len).ok_or(Error::Malformed)?;
                 match ip.proto {
                     PROTO_TCP => self.receive_tcp(now, eth.src, ip.src, payload),
                     PROTO_ICMP => self.receive_icmp(eth.src, ip.src, payload),
@@ -938,7 +939,7 @@ impl<'a> Interface<'a> {
         Some(if d <= 0 {
             now
         } else {
-            Instant::from_millis(now.millis() + d as u64)
+            Instant::from_millis(now.millis().saturating_add(d as u64))
         })
     }
 }

@@ -487,7 +487,7 @@ pub fn parse_tcp_frame(frame: &[u8]) -> Option<(EthHdr, Ipv4Repr, TcpRepr<'_>)> 
     if ip4.proto != PROTO_TCP {
         return None;
     }
-    let t = TcpRepr::parse(&ipb[hl..hl + ip4.payload_len], Some((ip4.src, ip4.dst)))?;
+    let t = TcpRepr::parse(ipb.get(hl..hl + ip4.payload_len)?, Some((ip4.src, ip4.dst)))?;
     Some((eth, ip4, t))
 }
 

@@ -26,14 +26,17 @@ pub extern "C" fn _start() -> ! {
             conn = listener.and_then(|l| iface.accept(l));
         }
         if let Some(c) = conn {
-            let s = iface.socket(c);
-            let mut buf = [0u8; 256];
-            let k = s.recv_slice(&mut buf);
-            s.send_slice(&buf[..k]);
-            if s.recv_finished() {
-                s.close();
+            let mut done = true;
+            if let Some(s) = iface.socket(c) {
+                let mut buf = [0u8; 256];
+                let k = s.recv_slice(&mut buf);
+                s.send_slice(&buf[..k]);
+                if s.recv_finished() {
+                    s.close();
+                }
+                done = s.state() == tcp_lite::State::Closed;
             }
-            if s.state() == tcp_lite::State::Closed {
+            if done {
                 iface.release(c);
                 conn = None;
             }
