@@ -1,7 +1,7 @@
 //! The interface: Ethernet in and out, ARP, IPv4 input checks, ICMP echo, TCP demultiplexing
 //! through a keyed hash table, listeners with bounded SYN queues, and output scheduling.
 
-use crate::siphash::siphash24;
+use crate::siphash::halfsiphash24;
 use crate::tcp::{
     ACCEPTED, ChallengeLimiter, HASHED, IN_USE, Plan, Reply, State, TcpConfig, TcpSocket,
 };
@@ -73,7 +73,8 @@ pub struct Config {
     pub prefix_len: u8,
     /// Default router.
     pub gateway: Option<[u8; 4]>,
-    /// Host secret for initial sequence numbers and the connection table hash (RFC 6528 §3);
+    /// Host secret for initial sequence numbers (first half, RFC 6528 §3) and the
+    /// connection table hash (second half);
     /// draw it from a random source at boot.
     pub secret: [u8; 16],
     /// Device checksum offload.
@@ -234,8 +235,16 @@ impl<'a> Interface<'a> {
         m[..4].copy_from_slice(&ip);
         m[4..6].copy_from_slice(&rport.to_be_bytes());
         m[6..8].copy_from_slice(&lport.to_be_bytes());
-        m[8] = 0x7c; // domain separation from the ISN function
-        siphash24(&self.cfg.secret, &m) as usize
+        m[8] = 0x7c;
+        halfsiphash24(&self.key(1), &m) as usize
+    }
+
+    /// Half `i` of the host secret: the connection table and the ISN function are keyed
+    /// with different halves.
+    fn key(&self, i: usize) -> [u8; 8] {
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&self.cfg.secret[8 * i..8 * i + 8]);
+        k
     }
 
     fn find(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
@@ -330,8 +339,8 @@ impl<'a> Interface<'a> {
 
     /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
     /// timer ticking every 4 µs (here advanced 250 ticks per millisecond of the stack's
-    /// clock: the RFC's rate at millisecond granularity) and F SipHash-2-4 under the host
-    /// secret.
+    /// clock: the RFC's rate at millisecond granularity) and F HalfSipHash-2-4 keyed with the
+    /// first half of the host secret (a keyed PRF, as §3 asks).
     fn isn(&self, now: Instant, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
         let mut m = [0u8; 12];
         m[..4].copy_from_slice(&self.cfg.ip);
@@ -340,7 +349,7 @@ impl<'a> Interface<'a> {
         m[10..12].copy_from_slice(&rport.to_be_bytes());
         (now.millis() as u32)
             .wrapping_mul(250)
-            .wrapping_add(siphash24(&self.cfg.secret, &m) as u32)
+            .wrapping_add(halfsiphash24(&self.key(0), &m))
     }
 
     /// Opens a connection to `remote` from `local_port` (RFC 9293 §3.10.1).
