@@ -137,6 +137,7 @@ enum Ctl {
     },
 }
 
+/// The echo request waiting for its reply; `len` 0 when none.
 #[derive(Debug)]
 struct Echo {
     mac: [u8; 6],
@@ -156,7 +157,7 @@ pub struct Interface<'a> {
     udp: &'a mut [UdpSocket<'a>],
     pending: [Pending; MAX_PENDING],
     ctl: [Option<Ctl>; MAX_CTL],
-    echo: Option<Echo>,
+    echo: Echo,
     listeners: [u16; MAX_LISTENERS],
     limiter: ChallengeLimiter,
     ident: u16,
@@ -191,7 +192,12 @@ impl<'a> Interface<'a> {
             udp: &mut [],
             pending: [Pending::default(); MAX_PENDING],
             ctl: [None; MAX_CTL],
-            echo: None,
+            echo: Echo {
+                mac: [0; 6],
+                ip: [0; 4],
+                len: 0,
+                data: [0; 8 + ECHO_MAX],
+            },
             listeners: [u16::MAX; MAX_LISTENERS],
             limiter: ChallengeLimiter::default(),
             ident: 0,
@@ -307,12 +313,16 @@ impl<'a> Interface<'a> {
                 self.table[p] = TOMB;
             }
         }
-        self.sockets[s].tcb.flags &= !HASHED;
+        if let Some(sock) = self.sockets.get_mut(s) {
+            sock.tcb.flags &= !HASHED;
+        }
     }
 
     /// Bookkeeping after a socket's state may have changed.
     fn sync(&mut self, s: usize) {
-        let t = &self.sockets[s].tcb;
+        let Some(t) = self.sockets.get(s).map(|s| &s.tcb) else {
+            return;
+        };
         if t.state != State::Closed {
             return;
         }
@@ -326,7 +336,9 @@ impl<'a> Interface<'a> {
             self.remove(s);
         }
         if child {
-            self.sockets[s].tcb.flags &= !(CHILD | IN_USE);
+            if let Some(c) = self.sockets.get_mut(s) {
+                c.tcb.flags &= !(CHILD | IN_USE);
+            }
             if let Some(l) = self.sockets.get_mut(parent) {
                 l.tcb.queued = l.tcb.queued.saturating_sub(1);
             }
@@ -485,18 +497,23 @@ impl<'a> Interface<'a> {
         let expires = now_ms.wrapping_add(self.cfg.arp_ttl_ms);
         // Reuse the entry for `ip`, else an empty one, else the one that expired first or
         // expires soonest.
-        let slot = self.arp.iter().position(|e| e.ip == ip).or_else(|| {
-            (0..self.arp.len()).min_by_key(|&i| {
-                let e = &self.arp[i];
-                if e.ip == [0; 4] {
-                    i32::MIN
-                } else {
-                    e.expires.wrapping_sub(now_ms) as i32
-                }
-            })
-        });
-        if let Some(i) = slot {
-            self.arp[i] = ArpEntry { ip, mac, expires };
+        // One pass: the entry for `ip` ranks first, then empty ones, then by time left.
+        // Time left is signed (negative: expired); flipping the sign bit orders it as u32.
+        let mut best: Option<(u32, &mut ArpEntry)> = None;
+        for e in self.arp.iter_mut() {
+            let rank = if e.ip == ip {
+                0
+            } else if e.ip == [0; 4] {
+                1
+            } else {
+                (e.expires.wrapping_sub(now_ms) ^ 0x8000_0000).max(2)
+            };
+            if best.as_ref().is_none_or(|b| rank < b.0) {
+                best = Some((rank, e));
+            }
+        }
+        if let Some((_, e)) = best {
+            *e = ArpEntry { ip, mac, expires };
         }
         for p in self.pending.iter_mut().filter(|p| p.ip == ip) {
             *p = Pending::default();
@@ -615,14 +632,14 @@ impl<'a> Interface<'a> {
         if ty != 8 || p.len() > 8 + ECHO_MAX {
             return Err(Error::Unsupported);
         }
-        let mut data = [0u8; 8 + ECHO_MAX];
-        data[..p.len()].copy_from_slice(p);
-        self.echo = Some(Echo {
-            mac,
-            ip: src,
-            len: p.len() as u8,
-            data,
-        });
+        let e = &mut self.echo;
+        e.data
+            .get_mut(..p.len())
+            .ok_or(Error::Unsupported)?
+            .copy_from_slice(p);
+        e.mac = mac;
+        e.ip = src;
+        e.len = p.len() as u8;
         Ok(())
     }
 
@@ -761,23 +778,7 @@ impl<'a> Interface<'a> {
         let ck = |c: &Self, d: [u8; 4]| (!c.cfg.offload.tx).then_some((c.cfg.ip, d));
         if let Some(c) = self.ctl.iter_mut().find_map(|c| c.take()) {
             return match c {
-                Ctl::ArpReply(mac, ip) => {
-                    EthHdr {
-                        dst: mac,
-                        src: self.cfg.mac,
-                        ethertype: ETHERTYPE_ARP,
-                    }
-                    .emit(buf)?;
-                    ArpRepr {
-                        op: 2,
-                        sha: self.cfg.mac,
-                        spa: self.cfg.ip,
-                        tha: mac,
-                        tpa: ip,
-                    }
-                    .emit(buf.get_mut(ETH_LEN..)?)?;
-                    Some(ETH_LEN + ARP_LEN)
-                }
+                Ctl::ArpReply(mac, ip) => self.arp_frame(buf, 2, mac, mac, ip),
                 Ctl::Rst {
                     mac,
                     ip,
@@ -802,14 +803,18 @@ impl<'a> Interface<'a> {
                 }
             };
         }
-        if let Some(e) = self.echo.take() {
-            let len = usize::from(e.len);
-            self.eth_ip(buf, e.mac, e.ip, PROTO_ICMP, len)?;
+        if self.echo.len > 0 {
+            let len = usize::from(self.echo.len);
+            self.echo.len = 0;
+            let (mac, ip) = (self.echo.mac, self.echo.ip);
+            self.eth_ip(buf, mac, ip, PROTO_ICMP, len)?;
             let p = buf.get_mut(ETH_LEN + IPV4_LEN..ETH_LEN + IPV4_LEN + len)?;
-            p.copy_from_slice(&e.data[..len]);
-            p[0] = 0; // echo reply
-            p[2] = 0;
-            p[3] = 0;
+            p.copy_from_slice(self.echo.data.get(..len)?);
+            if let [ty, _, c0, c1, ..] = p {
+                *ty = 0; // echo reply
+                *c0 = 0;
+                *c1 = 0;
+            }
             if !self.cfg.offload.tx {
                 let c = wire::fold(wire::sum(0, p));
                 wire::put_u16(p, 2, c);
@@ -847,19 +852,26 @@ impl<'a> Interface<'a> {
         let n = self.sockets.len();
         for k in 0..n {
             let s = (usize::from(self.rr) + k) % n;
-            if self.sockets[s].tcb.flags & IN_USE == 0 {
-                continue;
+            let cfg = &self.cfg.tcp;
+            match self.sockets.get_mut(s) {
+                Some(sock) if sock.tcb.flags & IN_USE != 0 => sock.on_timer(now_ms, cfg),
+                _ => continue,
             }
-            self.sockets[s].on_timer(now_ms, &self.cfg.tcp);
             self.sync(s);
-            if matches!(self.sockets[s].state(), State::Closed | State::Listen) {
-                continue;
-            }
-            let dst = self.sockets[s].tcb.remote_ip;
+            let dst = match self.sockets.get(s) {
+                Some(sock) if !matches!(sock.state(), State::Closed | State::Listen) => {
+                    sock.tcb.remote_ip
+                }
+                _ => continue,
+            };
             let Some(mac) = self.resolve(now_ms, dst) else {
                 continue;
             };
-            let Some(plan) = self.sockets[s].dispatch(now_ms, &self.cfg.tcp) else {
+            let Some(plan) = self
+                .sockets
+                .get_mut(s)
+                .and_then(|sock| sock.dispatch(now_ms, &self.cfg.tcp))
+            else {
                 continue;
             };
             self.rr = ((s + 1) % n) as u16;
@@ -867,6 +879,34 @@ impl<'a> Interface<'a> {
         }
         // Sockets may just have asked for a resolution.
         self.arp_request(now_ms, buf)
+    }
+
+    /// Writes an ARP packet from this interface (RFC 826) with operation `op` to `dst`.
+    // Out of line: shared by replies and requests (smaller flash).
+    #[inline(never)]
+    fn arp_frame(
+        &self,
+        buf: &mut [u8],
+        op: u16,
+        dst: [u8; 6],
+        tha: [u8; 6],
+        tpa: [u8; 4],
+    ) -> Option<usize> {
+        EthHdr {
+            dst,
+            src: self.cfg.mac,
+            ethertype: ETHERTYPE_ARP,
+        }
+        .emit(buf)?;
+        ArpRepr {
+            op,
+            sha: self.cfg.mac,
+            spa: self.cfg.ip,
+            tha,
+            tpa,
+        }
+        .emit(buf.get_mut(ETH_LEN..)?)?;
+        Some(ETH_LEN + ARP_LEN)
     }
 
     /// Emits a due ARP request of the pending-resolution queue.
@@ -880,21 +920,7 @@ impl<'a> Interface<'a> {
                 }
                 self.pending[i].tries += 1;
                 self.pending[i].next_ms = now_ms.wrapping_add(1000);
-                EthHdr {
-                    dst: [0xff; 6],
-                    src: self.cfg.mac,
-                    ethertype: ETHERTYPE_ARP,
-                }
-                .emit(buf)?;
-                ArpRepr {
-                    op: 1,
-                    sha: self.cfg.mac,
-                    spa: self.cfg.ip,
-                    tha: [0; 6],
-                    tpa: p.ip,
-                }
-                .emit(buf.get_mut(ETH_LEN..)?)?;
-                return Some(ETH_LEN + ARP_LEN);
+                return self.arp_frame(buf, 1, [0xff; 6], [0; 6], p.ip);
             }
         }
         None
@@ -927,7 +953,7 @@ impl<'a> Interface<'a> {
     /// When to call `transmit` next if nothing arrives: the earliest timer, or `now` if
     /// control frames are queued. `None` if no timer is armed.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        if self.ctl.iter().any(Option::is_some) || self.echo.is_some() {
+        if self.ctl.iter().any(Option::is_some) || self.echo.len > 0 {
             return Some(now);
         }
         let now_ms = ms(now);
