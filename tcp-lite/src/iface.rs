@@ -126,6 +126,8 @@ struct Pending {
 
 #[derive(Debug, Clone, Copy)]
 enum Ctl {
+    /// A free queue entry (first, so that a fresh queue is all zeros).
+    Empty,
     ArpReply([u8; 6], [u8; 4]),
     Rst {
         mac: [u8; 6],
@@ -156,7 +158,7 @@ pub struct Interface<'a> {
     #[cfg(feature = "udp")]
     udp: &'a mut [UdpSocket<'a>],
     pending: [Pending; MAX_PENDING],
-    ctl: [Option<Ctl>; MAX_CTL],
+    ctl: [Ctl; MAX_CTL],
     echo: Echo,
     listeners: [u16; MAX_LISTENERS],
     limiter: ChallengeLimiter,
@@ -191,7 +193,7 @@ impl<'a> Interface<'a> {
             #[cfg(feature = "udp")]
             udp: &mut [],
             pending: [Pending::default(); MAX_PENDING],
-            ctl: [None; MAX_CTL],
+            ctl: [Ctl::Empty; MAX_CTL],
             echo: Echo {
                 mac: [0; 6],
                 ip: [0; 4],
@@ -476,8 +478,8 @@ impl<'a> Interface<'a> {
 
     #[inline(never)] // smaller flash (size/measure.sh)
     fn push_ctl(&mut self, c: Ctl) {
-        if let Some(slot) = self.ctl.iter_mut().find(|c| c.is_none()) {
-            *slot = Some(c);
+        if let Some(slot) = self.ctl.iter_mut().find(|c| matches!(c, Ctl::Empty)) {
+            *slot = c;
         }
     }
 
@@ -775,8 +777,9 @@ impl<'a> Interface<'a> {
     #[inline(never)]
     fn transmit_inner(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let now_ms = ms(now);
-        if let Some(c) = self.ctl.iter_mut().find_map(|c| c.take()) {
-            return match c {
+        if let Some(slot) = self.ctl.iter_mut().find(|c| !matches!(c, Ctl::Empty)) {
+            return match core::mem::replace(slot, Ctl::Empty) {
+                Ctl::Empty => None,
                 Ctl::ArpReply(mac, ip) => self.arp_frame(buf, 2, mac, mac, ip),
                 Ctl::Rst {
                     mac,
@@ -963,7 +966,7 @@ impl<'a> Interface<'a> {
     /// When to call `transmit` next if nothing arrives: the earliest timer, or `now` if
     /// control frames are queued. `None` if no timer is armed.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        if self.ctl.iter().any(Option::is_some) || self.echo.len > 0 {
+        if self.ctl.iter().any(|c| !matches!(c, Ctl::Empty)) || self.echo.len > 0 {
             return Some(now);
         }
         let now_ms = ms(now);
