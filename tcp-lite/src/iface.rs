@@ -124,20 +124,21 @@ struct Pending {
     tries: u8,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Ctl {
-    /// A free queue entry (first, so that a fresh queue is all zeros).
-    Empty,
-    ArpReply([u8; 6], [u8; 4]),
-    Rst {
-        mac: [u8; 6],
-        ip: [u8; 4],
-        sport: u16,
-        dport: u16,
-        seq: u32,
-        ack: Option<u32>,
-    },
+/// A queued control frame: an ARP reply to `mac`/`ip`, or a RST with `kind` as its TCP
+/// flags. `kind` 0 marks a free entry, so that a fresh queue is all zeros.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ctl {
+    kind: u8,
+    mac: [u8; 6],
+    ip: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
 }
+
+/// `Ctl::kind` of an ARP reply (no TCP flag combination the queue holds).
+const CTL_ARP_REPLY: u8 = 0xff;
 
 /// The echo request waiting for its reply; `len` 0 when none.
 #[derive(Debug)]
@@ -193,7 +194,7 @@ impl<'a> Interface<'a> {
             #[cfg(feature = "udp")]
             udp: &mut [],
             pending: [Pending::default(); MAX_PENDING],
-            ctl: [Ctl::Empty; MAX_CTL],
+            ctl: [Ctl::default(); MAX_CTL],
             echo: Echo {
                 mac: [0; 6],
                 ip: [0; 4],
@@ -455,13 +456,14 @@ impl<'a> Interface<'a> {
         );
         if let Some((seq, ack)) = sock.abort() {
             if let Some(mac) = self.lookup_mac(ip) {
-                self.push_ctl(Ctl::Rst {
+                self.push_ctl(Ctl {
+                    kind: F::RST | F::ACK,
                     mac,
                     ip,
                     sport: lport,
                     dport: rport,
                     seq,
-                    ack: Some(ack),
+                    ack,
                 });
             }
         }
@@ -478,7 +480,7 @@ impl<'a> Interface<'a> {
 
     #[inline(never)] // smaller flash (size/measure.sh)
     fn push_ctl(&mut self, c: Ctl) {
-        if let Some(slot) = self.ctl.iter_mut().find(|c| matches!(c, Ctl::Empty)) {
+        if let Some(slot) = self.ctl.iter_mut().find(|c| c.kind == 0) {
             *slot = c;
         }
     }
@@ -587,7 +589,12 @@ impl<'a> Interface<'a> {
                 }
                 self.learn(now_ms, a.spa, a.sha);
                 if a.op == 1 {
-                    self.push_ctl(Ctl::ArpReply(a.sha, a.spa));
+                    self.push_ctl(Ctl {
+                        kind: CTL_ARP_REPLY,
+                        mac: a.sha,
+                        ip: a.spa,
+                        ..Ctl::default()
+                    });
                 }
                 Ok(())
             }
@@ -724,13 +731,14 @@ impl<'a> Interface<'a> {
         seq: u32,
         ack: Option<u32>,
     ) {
-        self.push_ctl(Ctl::Rst {
+        self.push_ctl(Ctl {
+            kind: F::RST | if ack.is_some() { F::ACK } else { 0 },
             mac,
             ip,
             sport: seg.dst_port,
             dport: seg.src_port,
             seq,
-            ack,
+            ack: ack.unwrap_or(0),
         });
     }
 
@@ -777,35 +785,27 @@ impl<'a> Interface<'a> {
     #[inline(never)]
     fn transmit_inner(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let now_ms = ms(now);
-        if let Some(slot) = self.ctl.iter_mut().find(|c| !matches!(c, Ctl::Empty)) {
-            return match core::mem::replace(slot, Ctl::Empty) {
-                Ctl::Empty => None,
-                Ctl::ArpReply(mac, ip) => self.arp_frame(buf, 2, mac, mac, ip),
-                Ctl::Rst {
-                    mac,
-                    ip,
-                    sport,
-                    dport,
-                    seq,
-                    ack,
-                } => {
-                    let r = TcpRepr {
-                        src_port: sport,
-                        dst_port: dport,
-                        seq,
-                        ack: ack.unwrap_or(0),
-                        flags: F::RST | if ack.is_some() { F::ACK } else { 0 },
-                        ..TcpRepr::default()
-                    };
-                    let none = Plan {
-                        data_off: 0,
-                        data_len: 0,
-                    };
-                    let n = self.emit_tcp(buf, mac, ip, &r, usize::MAX, none)?;
-                    self.stats.rst_sent = self.stats.rst_sent.wrapping_add(1);
-                    Some(n)
-                }
+        // One segment description for every TCP output path below; those that find nothing
+        // to send leave its options and payload empty.
+        let mut r = TcpRepr::default();
+        if let Some(slot) = self.ctl.iter_mut().find(|c| c.kind != 0) {
+            let c = *slot;
+            slot.kind = 0;
+            if c.kind == CTL_ARP_REPLY {
+                return self.arp_frame(buf, 2, c.mac, c.mac, c.ip);
+            }
+            r.src_port = c.sport;
+            r.dst_port = c.dport;
+            r.seq = c.seq;
+            r.ack = c.ack;
+            r.flags = c.kind;
+            let none = Plan {
+                data_off: 0,
+                data_len: 0,
             };
+            let n = self.emit_tcp(buf, c.mac, c.ip, &r, usize::MAX, none)?;
+            self.stats.rst_sent = self.stats.rst_sent.wrapping_add(1);
+            return Some(n);
         }
         if self.echo.len > 0 {
             let len = usize::from(self.echo.len);
@@ -871,7 +871,6 @@ impl<'a> Interface<'a> {
             let Some(mac) = self.resolve(now_ms, dst) else {
                 continue;
             };
-            let mut r = TcpRepr::default();
             let Some(plan) = self
                 .sockets
                 .get_mut(s)
@@ -966,7 +965,7 @@ impl<'a> Interface<'a> {
     /// When to call `transmit` next if nothing arrives: the earliest timer, or `now` if
     /// control frames are queued. `None` if no timer is armed.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        if self.ctl.iter().any(|c| !matches!(c, Ctl::Empty)) || self.echo.len > 0 {
+        if self.ctl.iter().any(|c| c.kind != 0) || self.echo.len > 0 {
             return Some(now);
         }
         let now_ms = ms(now);

@@ -1177,7 +1177,8 @@ impl<'a> TcpSocket<'a> {
     // Out of line: smaller flash on Cortex-M (size/measure.sh).
     #[inline(never)]
     /// Writes the header fields into `r`, which holds no options or payload on entry (the
-    /// caller's buffer: a segment description is not copied around).
+    /// caller's buffer: a segment description is not copied around). When it returns `None`
+    /// it has set no option in `r`.
     pub(crate) fn dispatch(
         &mut self,
         now: u32,

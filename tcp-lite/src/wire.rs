@@ -323,9 +323,6 @@ impl<'p> TcpRepr<'p> {
     /// pseudo-header when `verify` is given. Malformed options end option parsing
     /// (RFC 9293 §3.1: a segment with a bad option length is still processed); lengths that
     /// would run past the header are refused.
-    // Out of line: built in the caller's memory rather than assembled piecewise (smaller
-    // flash on Cortex-M, size/measure.sh).
-    #[inline(never)]
     pub fn parse(b: &'p [u8], verify: Option<([u8; 4], [u8; 4])>) -> Option<Self> {
         if b.len() < TCP_LEN {
             return None;
