@@ -537,6 +537,26 @@ impl<'a> TcpSocket<'a> {
         self.tcb.flags = (self.tcb.flags | T_RTX) & !TLP_ARMED;
     }
 
+    /// Arms the retransmission (or persist) timer with the current RTO.
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn arm_rto(&mut self, now: u32) {
+        let rto = u32::from(self.tcb.rto);
+        self.arm_rtx(now, rto);
+    }
+
+    /// Starts (or restarts) the 2·MSL TIME-WAIT timer (RFC 9293 §3.4.2).
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn arm_time_wait(&mut self, now: u32, cfg: &TcpConfig) {
+        self.arm_rtx(now, cfg.msl_ms.saturating_mul(2));
+    }
+
+    /// Doubles the RTO up to its bound (RFC 6298 §5.5).
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn back_off(&mut self, cfg: &TcpConfig) {
+        let t = &mut self.tcb;
+        t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
+    }
+
     /// The tail-loss probe timeout, if a probe may be armed now: PTO = 2·SRTT (RFC 8985 §7.2),
     /// plus the peer's delayed-ACK time when one segment is in flight (estimated by our own
     /// `ack_delay_ms`, where the RFC takes 200 ms), and only when it comes before the RTO.
@@ -563,8 +583,7 @@ impl<'a> TcpSocket<'a> {
                 self.tcb.flags |= TLP_ARMED;
             }
             None => {
-                let rto = u32::from(self.tcb.rto);
-                self.arm_rtx(now, rto);
+                self.arm_rto(now);
             }
         }
     }
@@ -624,7 +643,7 @@ impl<'a> TcpSocket<'a> {
             t.flags |= ACK_NOW;
             if t.state == State::TimeWait && seg.has(F::FIN) {
                 // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
-                self.arm_rtx(now, cfg.msl_ms.saturating_mul(2));
+                self.arm_time_wait(now, cfg);
             }
             return Reply::None;
         }
@@ -913,8 +932,7 @@ impl<'a> TcpSocket<'a> {
                     State::FinWait1 => t.state = State::FinWait2,
                     State::Closing => {
                         t.state = State::TimeWait;
-                        let d = cfg.msl_ms.saturating_mul(2);
-                        self.arm_rtx(now, d);
+                        self.arm_time_wait(now, cfg);
                     }
                     State::LastAck => self.set_closed(None),
                     _ => {}
@@ -1082,8 +1100,7 @@ impl<'a> TcpSocket<'a> {
                 State::FinWait1 => t.state = State::Closing,
                 State::FinWait2 => {
                     t.state = State::TimeWait;
-                    let d = cfg.msl_ms.saturating_mul(2);
-                    self.arm_rtx(now, d);
+                    self.arm_time_wait(now, cfg);
                 }
                 _ => {}
             }
@@ -1123,8 +1140,7 @@ impl<'a> TcpSocket<'a> {
             // draw an ACK with SACK information; no back-off, no window reduction. The RTO
             // follows if that does not help.
             t.flags = (t.flags & !TLP_ARMED) | TLP_NOW;
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.arm_rto(now);
             return;
         }
         if t.retries >= cfg.max_retries {
@@ -1151,34 +1167,33 @@ impl<'a> TcpSocket<'a> {
             t.flags &= !(RECOVERY | RTT | RTX_HOLE);
             t.sack = [(0, 0); MAX_SACK];
             t.dupacks = 0;
-            t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
             if t.snd_wnd == 0 {
                 // The outstanding byte was a zero-window probe: probe again.
                 t.flags |= PROBE;
             }
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.back_off(cfg);
+            self.arm_rto(now);
         } else if !self.tx.is_empty() && t.snd_wnd == 0 || t.flags & KEEPALIVE != 0 {
             // Persist (zero-window probe) or keepalive probe.
             t.flags |= PROBE;
-            let d = if t.snd_wnd == 0 && !self.tx.is_empty() {
-                t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
-                u32::from(t.rto)
+            if t.snd_wnd == 0 && !self.tx.is_empty() {
+                self.back_off(cfg);
+                self.arm_rto(now);
             } else {
-                75_000 // RFC 1122 §4.2.3.6: ≥ 75 s between keepalives without a reply
-            };
-            self.arm_rtx(now, d);
+                // RFC 1122 §4.2.3.6: ≥ 75 s between keepalives without a reply.
+                self.arm_rtx(now, 75_000);
+            }
         } else {
             t.retries = 0;
         }
     }
 
     /// Decides the next segment to send, if any, and updates send state as if it was sent.
-    // Out of line: smaller flash on Cortex-M (size/measure.sh).
-    #[inline(never)]
     /// Writes the header fields into `r`, which holds no options or payload on entry (the
     /// caller's buffer: a segment description is not copied around). When it returns `None`
     /// it has set no option in `r`.
+    // Out of line: smaller flash on Cortex-M (size/measure.sh).
+    #[inline(never)]
     pub(crate) fn dispatch(
         &mut self,
         now: u32,
@@ -1212,8 +1227,7 @@ impl<'a> TcpSocket<'a> {
                     t.snd_nxt = t.snd_una.wrapping_add(1);
                     t.snd_max = max(t.snd_max, t.snd_nxt);
                     if t.flags & T_RTX == 0 {
-                        let rto = u32::from(t.rto);
-                        self.arm_rtx(now, rto);
+                        self.arm_rto(now);
                     }
                     let t = &mut self.tcb;
                     if t.flags & SAMPLED == 0 && t.retries == 0 {
@@ -1367,8 +1381,7 @@ impl<'a> TcpSocket<'a> {
         }
         if avail > 0 && t.snd_wnd == 0 && una == t.snd_max && t.flags & T_RTX == 0 {
             // Persist timer (RFC 9293 §3.8.6.1).
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.arm_rto(now);
         }
         None
     }
