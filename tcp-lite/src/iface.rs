@@ -945,7 +945,7 @@ impl<'a> Interface<'a> {
         plan: Plan,
     ) -> Option<usize> {
         let seg = buf.get_mut(ETH_LEN + IPV4_LEN..)?;
-        let hl = r.emit(seg, None)?;
+        let hl = r.emit_header(seg)?;
         let tl = hl + plan.data_len;
         let seg = seg.get_mut(..tl)?;
         if let (Some(sock), Some(data)) = (self.sockets.get(s), seg.get_mut(hl..)) {
