@@ -283,7 +283,7 @@ impl<'a> Interface<'a> {
     }
 
     fn insert(&mut self, s: usize) -> Result<(), Error> {
-        let t = &self.sockets[s].tcb;
+        let t = &self.sockets.get(s).ok_or(Error::Exhausted)?.tcb;
         let n = self.table.len();
         if n == 0 {
             return Err(Error::Exhausted);
@@ -293,7 +293,9 @@ impl<'a> Interface<'a> {
             let p = (h + i) % n;
             if self.table[p] == 0 || self.table[p] == TOMB {
                 self.table[p] = s as u16 + 1;
-                self.sockets[s].tcb.flags |= HASHED;
+                if let Some(sock) = self.sockets.get_mut(s) {
+                    sock.tcb.flags |= HASHED;
+                }
                 return Ok(());
             }
         }
@@ -303,17 +305,15 @@ impl<'a> Interface<'a> {
     fn remove(&mut self, s: usize) {
         let n = self.table.len();
         if let Some(p) = self.table.iter().position(|&e| e == s as u16 + 1) {
-            // Fast path keeps tombstones from piling up: a deleted entry followed by an
-            // empty one, and the tombstones before it, become empty.
+            self.table[p] = TOMB;
+            // Keeps tombstones from piling up: a deleted entry followed by an empty one, and
+            // the tombstones before it, become empty (the empty entry ends the walk).
             if self.table[(p + 1) % n] == 0 {
-                self.table[p] = 0;
-                let mut q = (p + n - 1) % n;
+                let mut q = p;
                 while self.table[q] == TOMB {
                     self.table[q] = 0;
                     q = (q + n - 1) % n;
                 }
-            } else {
-                self.table[p] = TOMB;
             }
         }
         if let Some(sock) = self.sockets.get_mut(s) {

@@ -832,17 +832,19 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             news = true;
-            // Place into an empty slot, else replace the lowest block.
-            let slot = t.sack.iter().position(|b| b.0 == b.1).unwrap_or_else(|| {
-                let mut lo = 0;
-                for i in 1..MAX_SACK {
-                    if lt(t.sack[i].0, t.sack[lo].0) {
-                        lo = i;
-                    }
+            // Place into the first empty slot, else replace the lowest block.
+            let mut slot: Option<&mut (u32, u32)> = None;
+            for b in t.sack.iter_mut() {
+                let better = slot
+                    .as_ref()
+                    .is_none_or(|x| x.0 != x.1 && (b.0 == b.1 || lt(b.0, x.0)));
+                if better {
+                    slot = Some(b);
                 }
-                lo
-            });
-            t.sack[slot] = (l, r);
+            }
+            if let Some(b) = slot {
+                *b = (l, r);
+            }
         }
         news
     }
@@ -1055,8 +1057,10 @@ impl<'a> TcpSocket<'a> {
                     l = if lt(b.0, l) { b.0 } else { l };
                     r = max(b.1, r);
                 } else if b.0 != b.1 {
-                    all[j] = b;
-                    j += 1;
+                    if let Some(x) = all.get_mut(j) {
+                        *x = b;
+                        j += 1;
+                    }
                 }
             }
             all[0] = (l, r);
