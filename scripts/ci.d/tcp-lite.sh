@@ -6,7 +6,7 @@
 # target of 12 288 bytes is not met yet (see tcp-lite/BENCHMARKS.md); the ceiling sits a
 # little above the measured figure so that regressions fail.
 set -euo pipefail
-FLASH_CEILING=13312 # 13 KiB; measured 13 036 B (tcp-lite/BENCHMARKS.md)
+FLASH_CEILING=13000 # measured 12 808 B (tcp-lite/BENCHMARKS.md)
 RAM_TARGET=160
 cargo test -p tcp-lite --features udp,cubic
 out=$(bash tcp-lite/size/measure.sh)

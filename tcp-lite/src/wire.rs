@@ -50,25 +50,22 @@ fn mac(b: &[u8], at: usize) -> [u8; 6] {
 /// Ones'-complement sum of `data` added to `acc` (RFC 1071), not yet folded and
 /// complemented; returns a value below 2^17.
 ///
-/// Adds little-endian 32-bit words with end-around carry and swaps the folded result
+/// Sums little-endian 32-bit words into a 64-bit accumulator and swaps the folded result
 /// (RFC 1071 §2: the sum is independent of word size once folded, and byte-order
-/// independent up to a final swap), so the loop is a load, an add and an add-with-carry.
+/// independent up to a final swap), so the loop is a plain load and add.
 pub fn sum(acc: u32, data: &[u8]) -> u32 {
-    let mut a = 0u32;
-    let mut add = |w: u32| {
-        let (s, c) = a.overflowing_add(w);
-        a = s + u32::from(c);
-    };
+    let mut a = 0u64;
     let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        add(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        a += u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
     }
-    let mut tail = 0;
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        tail |= u32::from(b) << (8 * i);
-    }
-    add(tail);
+    let mut tail = [0u8; 4];
+    let r = chunks.remainder();
+    tail[..r.len()].copy_from_slice(r);
+    a += u64::from(u32::from_le_bytes(tail));
     // 2^16 ≡ 1 (mod 2^16 − 1): folding the halves keeps the ones'-complement sum.
+    let a = (a & 0xffff_ffff) + (a >> 32);
+    let a = (a & 0xffff_ffff) + (a >> 32);
     let a = (a & 0xffff) + (a >> 16);
     let a = ((a & 0xffff) + (a >> 16)) as u16;
     acc + u32::from(a.swap_bytes())

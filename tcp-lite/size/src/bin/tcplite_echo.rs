@@ -26,17 +26,16 @@ pub extern "C" fn _start() -> ! {
             conn = listener.and_then(|l| iface.accept(l));
         }
         if let Some(c) = conn {
-            let mut done = true;
-            if let Some(s) = iface.socket(c) {
+            let closed = iface.socket(c).is_none_or(|s| {
                 let mut buf = [0u8; 256];
                 let k = s.recv_slice(&mut buf);
                 s.send_slice(&buf[..k]);
                 if s.recv_finished() {
                     s.close();
                 }
-                done = s.state() == tcp_lite::State::Closed;
-            }
-            if done {
+                s.state() == tcp_lite::State::Closed
+            });
+            if closed {
                 iface.release(c);
                 conn = None;
             }
