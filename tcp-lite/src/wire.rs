@@ -365,8 +365,12 @@ impl<'p> TcpRepr<'p> {
                 (3, 3) => r.wscale = Some(d[0].min(14)),
                 (4, 2) => r.sack_permitted = true,
                 (5, _) if (len - 2) % 8 == 0 => {
-                    for blk in d.chunks_exact(8).take(MAX_SACK) {
-                        r.sack[usize::from(r.sack_len)] = (be32(blk, 0), be32(blk, 4));
+                    // A second SACK option adds to the first, up to MAX_SACK blocks in all.
+                    for blk in d.chunks_exact(8) {
+                        let Some(slot) = r.sack.get_mut(usize::from(r.sack_len)) else {
+                            break;
+                        };
+                        *slot = (be32(blk, 0), be32(blk, 4));
                         r.sack_len += 1;
                     }
                 }
@@ -614,5 +618,23 @@ mod tests {
         // MSS on top of timestamps and three SACK blocks: 44 bytes of options.
         r.mss = Some(1460);
         assert_eq!(r.emit(&mut b, None), None);
+    }
+
+    /// Two SACK options in one header (3 + 1 blocks, 36 bytes of options) keep the first
+    /// MAX_SACK blocks instead of indexing past the array.
+    #[test]
+    fn two_sack_options_are_bounded() {
+        let mut b = [0u8; 56];
+        b[12] = 14 << 4; // 56-byte header
+        b[13] = flags::ACK;
+        let mut o = std::vec![5u8, 26];
+        for i in 0..6u32 {
+            o.extend_from_slice(&(100 * (i + 1)).to_be_bytes());
+        }
+        o.extend_from_slice(&[5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0]);
+        b[20..20 + o.len()].copy_from_slice(&o);
+        let r = TcpRepr::parse(&b, None).unwrap();
+        assert_eq!(r.sack_len, 3);
+        assert_eq!(r.sack, [(100, 200), (300, 400), (500, 600)]);
     }
 }
