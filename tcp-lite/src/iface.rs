@@ -244,7 +244,7 @@ impl<'a> Interface<'a> {
         m[..4].copy_from_slice(&ip);
         m[4..6].copy_from_slice(&rport.to_be_bytes());
         m[6..8].copy_from_slice(&lport.to_be_bytes());
-        m[8] = 0x7c;
+        m[8] = 0x7c; // a fixed tag byte; the ISN function is keyed with the other half
         halfsiphash24(&self.key(1), &m) as usize
     }
 
