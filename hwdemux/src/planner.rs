@@ -169,7 +169,8 @@ impl<const N: usize> Planner<N> {
     ///
     /// Errors: [`Error::InvalidRule`] for an inconsistent rule,
     /// [`Error::Full`] when the planner holds `N` rules, [`Error::Card`] when
-    /// the card fails other than by lacking room or support.
+    /// the card fails other than by lacking room or support. On error the
+    /// rule is not added.
     pub fn add<C: CardDriver>(
         &mut self,
         card: &mut C,
@@ -209,7 +210,15 @@ impl<const N: usize> Planner<N> {
         // Capacity was checked above.
         let _ = self.rules.push(new);
         if placement == Placement::Software {
-            self.demote_losers(card)?;
+            if let Err(e) = self.demote_losers(card) {
+                // The card refused to remove a filter it installed, so the
+                // new rule cannot be honoured; it is not added. Rules moved
+                // to software before the failure stay there (software is
+                // always correct for them); the refused filter stays in
+                // hardware, which the caller learns from the error.
+                self.rules.pop();
+                return Err(e);
+            }
         }
         Ok((id, placement))
     }

@@ -40,10 +40,16 @@ struct Binding {
 /// let (port, _) = ports.bind_ephemeral(Endpoint(3), L4Protocol::Udp).unwrap();
 /// assert!(port >= 49152);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PortManager<const N: usize> {
     bindings: Vec<Binding, N>,
     next_ephemeral: u16,
+}
+
+impl<const N: usize> Default for PortManager<N> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<const N: usize> PortManager<N> {
@@ -114,6 +120,16 @@ impl<const N: usize> PortManager<N> {
     }
 
     /// Releases a port; only its owner may.
+    ///
+    /// ```
+    /// # use hwdemux::{Endpoint, Error, PortManager};
+    /// # use nic_traits::L4Protocol;
+    /// let mut ports = PortManager::<4>::default();
+    /// let (port, _) = ports.bind_ephemeral(Endpoint(1), L4Protocol::Tcp).unwrap();
+    /// assert_eq!(port, 49152);
+    /// assert_eq!(ports.unbind(Endpoint(2), L4Protocol::Tcp, port), Err(Error::NotOwner));
+    /// ports.unbind(Endpoint(1), L4Protocol::Tcp, port).unwrap();
+    /// ```
     pub fn unbind(
         &mut self,
         owner: Endpoint,

@@ -56,6 +56,8 @@ impl QueueDriver for NoQueue {
 #[derive(Debug)]
 struct MockCard {
     tables: Vec<(FilterClass, Vec<Slot>)>,
+    /// Refuse every `remove_filter`, as a failing device would.
+    fail_remove: bool,
 }
 
 /// An installed rule and its queue, or a free slot.
@@ -71,6 +73,7 @@ impl MockCard {
                 t(FilterClass::Syn, syn),
                 t(FilterClass::FlowDirectorPerfect, fdir),
             ],
+            fail_remove: false,
         }
     }
 
@@ -173,6 +176,9 @@ impl CardDriver for MockCard {
         })
     }
     fn remove_filter(&mut self, h: FilterHandle) -> Result<(), ErrorKind> {
+        if self.fail_remove {
+            return Err(ErrorKind::DeviceFault);
+        }
         let slots = &mut self
             .tables
             .iter_mut()
@@ -257,6 +263,25 @@ fn higher_priority_software_rule_pulls_overlapping_hardware_rule_down() {
     // A non-overlapping rule still goes to hardware.
     let (_, arp) = p.add(&mut card, FlowRule::ARP, action(3), 0).unwrap();
     assert!(matches!(arp, Placement::Hardware(_)));
+}
+
+#[test]
+fn a_card_that_cannot_remove_a_filter_leaves_the_new_rule_out() {
+    let mut card = MockCard::new(0, 1, 0, 0);
+    let mut p = Planner::<8>::new();
+    p.add(&mut card, FlowRule::tcp_port(80), action(1), 1)
+        .unwrap();
+    card.fail_remove = true;
+    let conn = FlowRule::TcpConnection {
+        src: "10.0.0.2:5000".parse().unwrap(),
+        dst: "10.0.0.1:80".parse().unwrap(),
+    };
+    assert_eq!(
+        p.add(&mut card, conn, action(2), 5),
+        Err(Error::Card(ErrorKind::DeviceFault))
+    );
+    assert_eq!(p.rules().len(), 1);
+    assert!(matches!(p.rules()[0].placement, Placement::Hardware(_)));
 }
 
 #[test]
