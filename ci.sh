@@ -56,6 +56,9 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo test (unit, integration, doc)"
 cargo test --workspace
 
+step "cargo doc (broken links and doc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
 step "no_std builds of the library crates"
 pkgs=()
 for c in "${LIB_CRATES[@]}"; do pkgs+=(-p "$c"); done
