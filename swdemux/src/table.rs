@@ -796,6 +796,33 @@ mod tests {
     }
 
     #[test]
+    fn ihl_below_five_has_no_ports() {
+        let mut t = DemuxTable::<4, 8, 1, 16>::new();
+        t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        let mut f = tcp_frame(80);
+        assert_eq!(t.lookup(&f), Some(1));
+        // IHL 4 would put the "ports" in the destination address: 0.0.0.80.
+        f[14] = 0x44;
+        f[30..34].copy_from_slice(&[0, 0, 0, 80]);
+        assert_eq!(t.lookup(&f), None);
+        let ff = crate::flow_fields(&f).unwrap();
+        assert_eq!(
+            (ff.protocol, ff.src_port, ff.dst_port),
+            (Some(6), None, None)
+        );
+        let p = crate::compile_rule::<64>(&FlowRule::tcp_port(80), 1).unwrap();
+        let v = crate::VerifiedProgram::<64>::new(p.insns()).unwrap();
+        assert_eq!(v.run(&f), 0);
+        f[14] = 0x45;
+        assert_eq!(v.run(&f), 1);
+        // IHL 0 would read them from the IP header's first word.
+        f[14] = 0x40;
+        f[16..18].copy_from_slice(&80u16.to_be_bytes());
+        assert_eq!(t.lookup(&f), None);
+        assert_eq!(v.run(&f), 0);
+    }
+
+    #[test]
     fn insertion_numbers_never_wrap() {
         let mut t = DemuxTable::<4, 8, 1, 16>::new();
         let first = t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
