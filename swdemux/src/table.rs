@@ -642,12 +642,20 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     fn unindex_key(&mut self, shape: u8, key: Key) {
         let m = SLOTS - 1;
         let mut i = hash(shape, &key) as usize & m;
+        let mut found = false;
         for _ in 0..SLOTS {
             match self.slots.get(i).copied().flatten() {
                 None => return,
-                Some(s) if s.shape == shape && s.key == key => break,
+                Some(s) if s.shape == shape && s.key == key => {
+                    found = true;
+                    break;
+                }
                 Some(_) => i = (i + 1) & m,
             }
+        }
+        // A full table walked without finding the key: nothing to remove.
+        if !found {
+            return;
         }
         if let Some(s) = self.slots.get_mut(i) {
             *s = None;
@@ -793,6 +801,19 @@ mod tests {
         assert_eq!(t.lookup(&tcp_frame(443)), Some(3));
         t.remove(p).unwrap();
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn unindexing_an_absent_key_from_full_slots_changes_nothing() {
+        let mut t = DemuxTable::<2, 2, 1, 16>::new();
+        t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        t.add_rule(1, FlowRule::tcp_port(81), 2).unwrap();
+        assert!(t.slots.iter().all(Option::is_some));
+        let (shape, key) = Shape::of_rule(&FlowRule::tcp_port(82)).unwrap();
+        t.unindex_key(0, key);
+        assert_eq!(t.shapes.first().map(|s| s.0), Some(shape));
+        assert_eq!(t.lookup(&tcp_frame(80)), Some(1));
+        assert_eq!(t.lookup(&tcp_frame(81)), Some(2));
     }
 
     #[test]
