@@ -197,10 +197,11 @@ impl<
     ///
     /// # Errors
     ///
-    /// [`Error::Full`](crate::Error::Full) for an endpoint past 63.
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) for an endpoint past
+    /// 63 (the subscriber set is a 64-bit map).
     pub fn subscribe_arp(&mut self, e: Endpoint) -> Result<(), crate::Error> {
         if e >= 64 {
-            return Err(crate::Error::Full);
+            return Err(crate::Error::OutOfRange);
         }
         self.arp.0 |= 1 << e;
         Ok(())
@@ -567,7 +568,7 @@ mod tests {
         assert_eq!(d.classify(&arp, 0).delivery, Delivery::One(0));
         d.subscribe_arp(4).unwrap();
         d.subscribe_arp(63).unwrap();
-        assert_eq!(d.subscribe_arp(64), Err(crate::Error::Full));
+        assert_eq!(d.subscribe_arp(64), Err(crate::Error::OutOfRange));
         let v = d.classify(&arp, 0);
         let Delivery::Set(s) = v.delivery else {
             panic!("{v:?}")
