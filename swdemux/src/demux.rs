@@ -20,7 +20,11 @@
 //! - [`Demux::expire`] drops records past their time and names every pending
 //!   key that expired, so the caller can free the frames it held;
 //! - with no room for a record the verdict says [`FragmentNote::TableFull`].
+//!   Expired pending records keep their slot until [`Demux::expire`] has
+//!   named them, so call it regularly to make room.
 //!
+//! A pending record ends exactly once: released by its first fragment (even
+//! one arriving after the record's time) or named by [`Demux::expire`].
 //! Nothing is dropped silently. IPv6 fragments (next header 44) are
 //! classified as they are: rules see protocol 44 and no ports.
 
@@ -193,10 +197,11 @@ impl<
     ///
     /// # Errors
     ///
-    /// [`Error::Full`](crate::Error::Full) for an endpoint past 63.
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) for an endpoint past
+    /// 63 (the subscriber set is a 64-bit map).
     pub fn subscribe_arp(&mut self, e: Endpoint) -> Result<(), crate::Error> {
         if e >= 64 {
-            return Err(crate::Error::Full);
+            return Err(crate::Error::OutOfRange);
         }
         self.arp.0 |= 1 << e;
         Ok(())
@@ -247,10 +252,12 @@ impl<
                 fragment: FragmentNote::NotFragment,
             };
         };
-        let found = self
-            .frags
-            .iter()
-            .position(|r| r.is_some_and(|r| r.key == key && r.expires > now));
+        // A pending record applies whatever its time: its held frames must be
+        // released by this key's first fragment or named by `expire`, once.
+        // A decided record applies only until it expires.
+        let found = self.frags.iter().position(|r| {
+            r.is_some_and(|r| r.key == key && (r.decision.is_none() || r.expires > now))
+        });
         if first {
             let delivery = self.decide(frame, Some(ETH_IPV4));
             let rec = FragRecord {
@@ -323,10 +330,13 @@ impl<
         }
     }
 
+    /// An empty slot, or one whose decided record has expired. A pending
+    /// record is never reused here, expired or not: only [`Demux::expire`]
+    /// (which names its key) or its first fragment ends it.
     fn free_slot(&self, now: u64) -> Option<usize> {
         self.frags
             .iter()
-            .position(|r| r.is_none_or(|r| r.expires <= now))
+            .position(|r| r.is_none_or(|r| r.expires <= now && r.decision.is_some()))
     }
 
     /// Forgets records whose time has come; calls `held` with the key of
@@ -481,6 +491,73 @@ mod tests {
     }
 
     #[test]
+    fn expired_pending_record_is_not_reused_before_expire_names_it() {
+        let mut d = Demux::<8, 16, 1, 32, 1>::new(10);
+        d.table_mut()
+            .add_rule(1, FlowRule::udp_port(53), 3)
+            .unwrap();
+        assert!(matches!(
+            d.classify(&frag(1, 185, false, 0), 0).fragment,
+            FragmentNote::Held(_)
+        ));
+        // Record 1 is past its time but not yet reported: no room for 2.
+        assert_eq!(
+            d.classify(&frag(2, 185, false, 0), 20),
+            Verdict {
+                delivery: Delivery::Pending,
+                fragment: FragmentNote::TableFull
+            }
+        );
+        assert_eq!(
+            d.classify(&frag(3, 0, true, 53), 20),
+            Verdict {
+                delivery: Delivery::One(3),
+                fragment: FragmentNote::TableFull
+            }
+        );
+        let mut named = std::vec::Vec::new();
+        d.expire(20, |k| named.push(k.id));
+        assert_eq!(named, [1]);
+        named.clear();
+        d.expire(1000, |k| named.push(k.id));
+        assert!(named.is_empty(), "{named:?}");
+        // Now there is room.
+        assert!(matches!(
+            d.classify(&frag(2, 185, false, 0), 21).fragment,
+            FragmentNote::Held(_)
+        ));
+    }
+
+    #[test]
+    fn late_first_fragment_releases_an_expired_pending_record() {
+        let mut d = Demux::<8, 16, 1, 32, 1>::new(10);
+        d.table_mut()
+            .add_rule(1, FlowRule::udp_port(53), 3)
+            .unwrap();
+        let v = d.classify(&frag(5, 185, false, 0), 0);
+        let FragmentNote::Held(key) = v.fragment else {
+            panic!("{v:?}")
+        };
+        // A later fragment of the same datagram joins the pending record.
+        assert_eq!(
+            d.classify(&frag(5, 370, true, 0), 15).fragment,
+            FragmentNote::Held(key)
+        );
+        let v = d.classify(&frag(5, 0, true, 53), 30);
+        assert_eq!(
+            v,
+            Verdict {
+                delivery: Delivery::One(3),
+                fragment: FragmentNote::Released(key)
+            }
+        );
+        // Released, so `expire` does not name it again.
+        let mut named = std::vec::Vec::new();
+        d.expire(1000, |k| named.push(k.id));
+        assert!(named.is_empty(), "{named:?}");
+    }
+
+    #[test]
     fn arp_goes_to_subscribers_then_control_then_rules() {
         let mut d = demux();
         let mut arp = [0u8; 42];
@@ -491,7 +568,7 @@ mod tests {
         assert_eq!(d.classify(&arp, 0).delivery, Delivery::One(0));
         d.subscribe_arp(4).unwrap();
         d.subscribe_arp(63).unwrap();
-        assert_eq!(d.subscribe_arp(64), Err(crate::Error::Full));
+        assert_eq!(d.subscribe_arp(64), Err(crate::Error::OutOfRange));
         let v = d.classify(&arp, 0);
         let Delivery::Set(s) = v.delivery else {
             panic!("{v:?}")

@@ -71,6 +71,9 @@ pub enum Error {
     InvalidRule,
     /// No entry has this handle.
     NotFound,
+    /// An argument is outside the range the call accepts (e.g. an ARP
+    /// subscriber past endpoint 63).
+    OutOfRange,
 }
 
 impl fmt::Display for Error {
@@ -101,6 +104,7 @@ impl fmt::Display for Error {
             Self::Full => f.write_str("table full"),
             Self::InvalidRule => f.write_str("flow rule is not self-consistent"),
             Self::NotFound => f.write_str("no such entry"),
+            Self::OutOfRange => f.write_str("argument out of range"),
         }
     }
 }

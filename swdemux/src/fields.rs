@@ -6,11 +6,13 @@
 //! TCP (RFC 9293 §3.1), UDP (RFC 768), SCTP common header (RFC 9260 §3.1).
 //!
 //! A field is present when the frame holds its bytes. IPv4 ports are present
-//! only in the first fragment (fragment offset 0); IPv6 ports only when the
+//! only in the first fragment (fragment offset 0) and only when the header
+//! length is at least 5 words (RFC 791 §3.1: IHL's minimum; a smaller one
+//! would put the "ports" inside the IP header); IPv6 ports only when the
 //! next header right after the fixed header is TCP, UDP or SCTP (extension
 //! headers are not walked, so an IPv6 fragment's protocol is 44). No field is
-//! validated beyond that (checksums, IHL >= 5, version): what the bytes say
-//! is what a BPF program at the same offsets would see.
+//! validated beyond that (checksums, version): what the bytes say is what a
+//! BPF program at the same offsets would see.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use nic_traits::FlowFields;
@@ -20,6 +22,14 @@ pub(crate) const ETH_IPV4: u16 = 0x0800;
 pub(crate) const ETH_IPV6: u16 = 0x86dd;
 const ETH_8021Q: u16 = 0x8100;
 const ETH_8021AD: u16 = 0x88a8;
+
+/// The IPv4 header length in bytes from the version/IHL byte, if IHL is at
+/// least its minimum of 5 words (RFC 791 §3.1).
+#[inline(always)]
+fn ihl_bytes(vihl: u8) -> Option<usize> {
+    let words = usize::from(vihl & 0x0f);
+    (words >= 5).then_some(words * 4)
+}
 
 #[inline(always)]
 fn be16(f: &[u8], o: usize) -> Option<u16> {
@@ -82,9 +92,7 @@ pub fn flow_fields(frame: &[u8]) -> Option<FlowFields> {
             // RFC 791: fragment offset is the low 13 bits of bytes 6..8.
             let first = be16(ip, 6).is_some_and(|v| v & 0x1fff == 0);
             match (ip.first(), f.protocol) {
-                (Some(&vihl), Some(p)) if first && has_ports(p) => {
-                    Some(usize::from(vihl & 0x0f) * 4)
-                }
+                (Some(&vihl), Some(p)) if first && has_ports(p) => ihl_bytes(vihl),
                 _ => None,
             }
         }
@@ -174,7 +182,7 @@ impl Packet {
                 }
                 let first = be16(ip, 6).is_some_and(|v| v & 0x1fff == 0);
                 let l4 = match ip.first() {
-                    Some(&vihl) if first => Some(usize::from(vihl & 0x0f) * 4),
+                    Some(&vihl) if first => ihl_bytes(vihl),
                     _ => None,
                 };
                 (9, l4)

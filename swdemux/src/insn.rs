@@ -309,8 +309,8 @@ impl Numbers<'_> {
             if v > 1 << 31 {
                 return Err(bad);
             }
-            // Two's complement of a negative 32-bit `k`.
-            (1u64 << 32) - v
+            // Two's complement of a negative 32-bit `k` (`-0` is 0).
+            ((1u64 << 32) - v) & 0xffff_ffff
         } else {
             tok.parse().map_err(|_| bad)?
         };
@@ -357,5 +357,13 @@ mod tests {
         );
         let neg = Program::<8>::parse("1,6 0 0 -1").unwrap();
         assert_eq!(neg.insns()[0].k, u32::MAX);
+        let zero = Program::<8>::parse("1,6 0 0 -0").unwrap();
+        assert_eq!(zero.insns()[0].k, 0);
+        let min = Program::<8>::parse("1,6 0 0 -2147483648").unwrap();
+        assert_eq!(min.insns()[0].k, 1 << 31);
+        assert_eq!(
+            Program::<8>::parse("1,6 0 0 -2147483649"),
+            Err(Error::Syntax { offset: 8 })
+        );
     }
 }

@@ -214,7 +214,10 @@ fn ip<const N: usize>(
         }
         next = e.stmt(LD | H | mode, base)?;
         if !v6 {
-            // IHL, and first fragments only (RFC 791).
+            // First fragments only, with IHL at least 5 (X = 4 * IHL >= 20),
+            // as `flow_fields` reads them (RFC 791 §3.1).
+            e.jump(JGE, 20, next, f)?;
+            e.stmt(MISC | TXA, 0)?;
             next = e.stmt(LDX | B | MSH, nh)?;
             e.jump(JSET, 0x1fff, f, next)?;
             next = e.stmt(LD | H | ABS, nh + 6)?;

@@ -21,10 +21,22 @@ use crate::vm::VerifiedProgram;
 /// A receiving endpoint (a queue, an application channel).
 pub type Endpoint = u16;
 
-/// Names an installed entry.
+/// Names one installation of an entry: the entry's index and its insertion
+/// number, unique per table. A handle whose entry was removed names nothing,
+/// even after its index is reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct EntryHandle(u32);
+pub struct EntryHandle {
+    index: u32,
+    seq: u64,
+}
+
+/// Installations a table accepts over its life, one insertion number each:
+/// the low 48 bits of an entry's precedence hold `SEQ_LIMIT - seq`, so an
+/// earlier entry always ranks above a later one of equal priority and no
+/// precedence is 0 (0 marks an unused shape). At a million installations a
+/// second that lasts about nine years; past it, adding says [`Error::Full`].
+const SEQ_LIMIT: u64 = (1 << 48) - 1;
 
 /// Most distinct rule shapes a table holds.
 pub const MAX_SHAPES: usize = 32;
@@ -279,7 +291,8 @@ enum Matcher {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct Entry {
-    /// Priority in the high half, then inverse insertion order: larger wins.
+    /// Priority in the high 16 bits, then `SEQ_LIMIT - insertion number`:
+    /// larger wins.
     prec: u64,
     endpoint: Endpoint,
     matcher: Matcher,
@@ -340,7 +353,8 @@ pub struct DemuxTable<
     programs: [Option<VerifiedProgram<PROG_LEN>>; PROGS],
     /// Shapes and program entries by descending best precedence.
     groups: heapless::Vec<(u64, Group), { MAX_SHAPES + 64 }>,
-    seq: u32,
+    /// Insertion number of the next entry, below `SEQ_LIMIT`.
+    seq: u64,
 }
 
 impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN: usize> Default
@@ -367,10 +381,28 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         }
     }
 
-    fn prec(&mut self, priority: u16) -> u64 {
-        let p = (u64::from(priority) << 32) | u64::from(u32::MAX - self.seq);
-        self.seq = self.seq.wrapping_add(1);
-        p
+    /// Whether another insertion number is left.
+    fn seq_left(&self) -> Result<(), Error> {
+        if self.seq < SEQ_LIMIT {
+            Ok(())
+        } else {
+            Err(Error::Full)
+        }
+    }
+
+    /// The precedence and handle of a new entry at `index`; call after
+    /// [`Self::seq_left`].
+    fn prec(&mut self, priority: u16, index: usize) -> (u64, EntryHandle) {
+        let seq = self.seq;
+        let p = (u64::from(priority) << 48) | (SEQ_LIMIT - seq);
+        self.seq = self.seq.saturating_add(1).min(SEQ_LIMIT);
+        (
+            p,
+            EntryHandle {
+                index: index as u32,
+                seq,
+            },
+        )
     }
 
     fn free_entry(&self) -> Result<usize, Error> {
@@ -385,7 +417,8 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     /// # Errors
     ///
     /// [`Error::InvalidRule`] for a rule that fails `FlowRule::validate`,
-    /// [`Error::Full`] when entries, hash slots or shapes run out.
+    /// [`Error::Full`] when entries, hash slots or shapes run out (or after
+    /// 2⁴⁸ − 1 installations in this table's life).
     pub fn add_rule(
         &mut self,
         priority: u16,
@@ -394,6 +427,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     ) -> Result<EntryHandle, Error> {
         rule.validate().map_err(|_| Error::InvalidRule)?;
         let (shape, key) = Shape::of_rule(&rule).ok_or(Error::InvalidRule)?;
+        self.seq_left()?;
         let idx = self.free_entry()?;
         let used = self.slots.iter().filter(|s| s.is_some()).count();
         if used >= SLOTS {
@@ -424,7 +458,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
                 }
             },
         };
-        let prec = self.prec(priority);
+        let (prec, handle) = self.prec(priority, idx);
         let e = Entry {
             prec,
             endpoint,
@@ -438,7 +472,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         }
         self.index_key(sid as u8, key);
         self.rebuild_groups();
-        Ok(EntryHandle(idx as u32))
+        Ok(handle)
     }
 
     /// Installs a classic-BPF program (verified here): a frame it returns
@@ -491,6 +525,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         select: bool,
     ) -> Result<EntryHandle, Error> {
         let prog = VerifiedProgram::<PROG_LEN>::new(insns)?;
+        self.seq_left()?;
         let idx = self.free_entry()?;
         let pslot = self
             .programs
@@ -503,7 +538,7 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
         if let Some(p) = self.programs.get_mut(pslot) {
             *p = Some(prog);
         }
-        let prec = self.prec(priority);
+        let (prec, handle) = self.prec(priority, idx);
         if let Some(slot) = self.entries.get_mut(idx) {
             *slot = Some(Entry {
                 prec,
@@ -515,18 +550,34 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             });
         }
         self.rebuild_groups();
-        Ok(EntryHandle(idx as u32))
+        Ok(handle)
     }
 
     /// Removes an entry.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for a handle with no entry.
+    /// [`Error::NotFound`] for a handle with no entry: never installed
+    /// here, already removed, or its index since reused by another entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nic_traits::FlowRule;
+    /// use swdemux::{DemuxTable, Error};
+    /// let mut t = DemuxTable::<4, 8, 1, 16>::new();
+    /// let old = t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+    /// t.remove(old).unwrap();
+    /// let new = t.add_rule(1, FlowRule::tcp_port(443), 2).unwrap();
+    /// assert_eq!(t.remove(old), Err(Error::NotFound));
+    /// assert_eq!(t.len(), 1);
+    /// t.remove(new).unwrap();
+    /// ```
     pub fn remove(&mut self, h: EntryHandle) -> Result<(), Error> {
         let e = self
             .entries
-            .get_mut(h.0 as usize)
+            .get_mut(h.index as usize)
+            .filter(|e| e.is_some_and(|e| e.prec & SEQ_LIMIT == SEQ_LIMIT - h.seq))
             .and_then(Option::take)
             .ok_or(Error::NotFound)?;
         match e.matcher {
@@ -591,12 +642,20 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
     fn unindex_key(&mut self, shape: u8, key: Key) {
         let m = SLOTS - 1;
         let mut i = hash(shape, &key) as usize & m;
+        let mut found = false;
         for _ in 0..SLOTS {
             match self.slots.get(i).copied().flatten() {
                 None => return,
-                Some(s) if s.shape == shape && s.key == key => break,
+                Some(s) if s.shape == shape && s.key == key => {
+                    found = true;
+                    break;
+                }
                 Some(_) => i = (i + 1) & m,
             }
+        }
+        // A full table walked without finding the key: nothing to remove.
+        if !found {
+            return;
         }
         if let Some(s) = self.slots.get_mut(i) {
             *s = None;
@@ -709,5 +768,97 @@ impl<const RULES: usize, const SLOTS: usize, const PROGS: usize, const PROG_LEN:
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp_frame(dport: u16) -> [u8; 60] {
+        let mut f = [0u8; 60];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[23] = 6;
+        f[36..38].copy_from_slice(&dport.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn stale_handle_does_not_remove_the_entry_now_at_its_index() {
+        let mut t = DemuxTable::<4, 8, 1, 16>::new();
+        let old = t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        t.remove(old).unwrap();
+        let new = t.add_rule(1, FlowRule::tcp_port(443), 2).unwrap();
+        assert_eq!(new.index, old.index, "the index is reused");
+        assert_eq!(t.remove(old), Err(Error::NotFound));
+        assert_eq!(t.lookup(&tcp_frame(443)), Some(2));
+        // The same for a program reusing a flow rule's index.
+        t.remove(new).unwrap();
+        let prog = crate::compile_expr::<16>("tcp", 1).unwrap();
+        let p = t.add_program(0, prog.insns(), 3).unwrap();
+        assert_eq!(t.remove(new), Err(Error::NotFound));
+        assert_eq!(t.lookup(&tcp_frame(443)), Some(3));
+        t.remove(p).unwrap();
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn unindexing_an_absent_key_from_full_slots_changes_nothing() {
+        let mut t = DemuxTable::<2, 2, 1, 16>::new();
+        t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        t.add_rule(1, FlowRule::tcp_port(81), 2).unwrap();
+        assert!(t.slots.iter().all(Option::is_some));
+        let (shape, key) = Shape::of_rule(&FlowRule::tcp_port(82)).unwrap();
+        t.unindex_key(0, key);
+        assert_eq!(t.shapes.first().map(|s| s.0), Some(shape));
+        assert_eq!(t.lookup(&tcp_frame(80)), Some(1));
+        assert_eq!(t.lookup(&tcp_frame(81)), Some(2));
+    }
+
+    #[test]
+    fn ihl_below_five_has_no_ports() {
+        let mut t = DemuxTable::<4, 8, 1, 16>::new();
+        t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        let mut f = tcp_frame(80);
+        assert_eq!(t.lookup(&f), Some(1));
+        // IHL 4 would put the "ports" in the destination address: 0.0.0.80.
+        f[14] = 0x44;
+        f[30..34].copy_from_slice(&[0, 0, 0, 80]);
+        assert_eq!(t.lookup(&f), None);
+        let ff = crate::flow_fields(&f).unwrap();
+        assert_eq!(
+            (ff.protocol, ff.src_port, ff.dst_port),
+            (Some(6), None, None)
+        );
+        let p = crate::compile_rule::<64>(&FlowRule::tcp_port(80), 1).unwrap();
+        let v = crate::VerifiedProgram::<64>::new(p.insns()).unwrap();
+        assert_eq!(v.run(&f), 0);
+        f[14] = 0x45;
+        assert_eq!(v.run(&f), 1);
+        // IHL 0 would read them from the IP header's first word.
+        f[14] = 0x40;
+        f[16..18].copy_from_slice(&80u16.to_be_bytes());
+        assert_eq!(t.lookup(&f), None);
+        assert_eq!(v.run(&f), 0);
+    }
+
+    #[test]
+    fn insertion_numbers_never_wrap() {
+        let mut t = DemuxTable::<4, 8, 1, 16>::new();
+        let first = t.add_rule(1, FlowRule::tcp_port(80), 1).unwrap();
+        t.seq = SEQ_LIMIT - 1;
+        // The last insertion number still ranks below the first one.
+        let last = t.add_rule(1, FlowRule::tcp_port(80), 2).unwrap();
+        assert_eq!(t.lookup(&tcp_frame(80)), Some(1));
+        // No number is left: adding is refused and changes nothing.
+        assert_eq!(t.add_rule(1, FlowRule::tcp_port(81), 3), Err(Error::Full));
+        let prog = crate::compile_expr::<16>("tcp", 1).unwrap();
+        assert_eq!(t.add_program(9, prog.insns(), 4), Err(Error::Full));
+        assert_eq!(t.len(), 2);
+        t.remove(first).unwrap();
+        assert_eq!(t.lookup(&tcp_frame(80)), Some(2));
+        t.remove(last).unwrap();
+        assert!(t.is_empty());
     }
 }

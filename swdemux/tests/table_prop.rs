@@ -102,8 +102,10 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![Just(0u16), Just(0x2000), Just(0x0010)], // IPv4 flags/offset: none, MF, offset 16
         prop_oneof![Just(0x02u8), Just(0x12), Just(0x10)],   // TCP flags
         prop_oneof![Just(usize::MAX), 0usize..80],           // truncation
+        // IPv4 IHL: the usual 5, 6 (one option word), and malformed 4 and 0.
+        prop_oneof![4 => Just(5u8), 1 => Just(6), 1 => Just(4), 1 => Just(0)],
     )
-        .prop_map(|(kind, vlan, s, d, pr, sp, dp, frag, flags, cut)| {
+        .prop_map(|(kind, vlan, s, d, pr, sp, dp, frag, flags, cut, ihl)| {
             let mut f = vec![0u8; 12];
             if vlan {
                 f.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
@@ -113,11 +115,14 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
                 0 => {
                     f.extend_from_slice(&[0x08, 0x00]);
                     let mut h = vec![0u8; 20];
-                    h[0] = 0x45;
+                    h[0] = 0x40 | ihl;
                     h[6..8].copy_from_slice(&frag.to_be_bytes());
                     h[9] = pr;
                     h[12..16].copy_from_slice(&V4[s]);
                     h[16..20].copy_from_slice(&V4[d]);
+                    if ihl == 6 {
+                        h.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
+                    }
                     f.extend_from_slice(&h);
                 }
                 1 => {
