@@ -681,7 +681,8 @@ impl<'a> TcpSocket<'a> {
             t.snd_wl1 = seg.seq;
             t.snd_una = t.snd_una.wrapping_add(1);
             t.snd_nxt = max(t.snd_nxt, t.snd_una);
-            t.retries = 0;
+            self.syn_acked(cfg);
+            let t = &mut self.tcb;
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
             }
@@ -746,7 +747,7 @@ impl<'a> TcpSocket<'a> {
             t.state = State::Established;
             t.flags |= ACK_NOW;
             t.flags &= !T_RTX;
-            t.retries = 0;
+            self.syn_acked(cfg);
             self.ack_rtt(cfg, now, seg);
             self.idle_keepalive(now, cfg);
         } else {
@@ -755,6 +756,19 @@ impl<'a> TcpSocket<'a> {
             t.snd_nxt = t.snd_una;
         }
         Reply::None
+    }
+
+    /// Our SYN (or SYN-ACK) is acknowledged. If it had to be retransmitted, the initial
+    /// window is 1 SMSS (RFC 5681 §3.1) and the RTO is re-initialised to 3 s (RFC 6298 §5.7);
+    /// an RTT sample taken from this ACK then replaces that RTO.
+    #[inline(never)]
+    fn syn_acked(&mut self, cfg: &TcpConfig) {
+        let t = &mut self.tcb;
+        if t.retries > 0 {
+            t.cwnd = u32::from(t.mss);
+            t.rto = cfg.initial_rto_ms.clamp(3000, 0xffff) as u16;
+        }
+        t.retries = 0;
     }
 
     /// An RTT sample from an ACK that advanced SND.UNA: the echoed timestamp (RFC 7323 §4.1),

@@ -1256,3 +1256,49 @@ fn arp_entries_expire() {
     h.iface.receive(h.t(), &r).unwrap();
     assert_eq!(h.one().payload, b"z");
 }
+
+#[test]
+fn lost_syn_gives_one_mss_initial_window_and_three_second_rto() {
+    // Active open: the SYN is retransmitted, then the SYN-ACK arrives (no timestamps, so no
+    // RTT sample: Karn's algorithm excludes the retransmitted SYN).
+    let mut h = H::new(|_| {});
+    h.port = 5000;
+    let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    let syn = h.one();
+    h.advance(1000);
+    assert_eq!(h.one().seq, syn.seq, "SYN retransmitted");
+    let mut sa = seg(PISS, syn.seq + 1, F::SYN | F::ACK);
+    sa.mss = Some(1000);
+    h.send(sa).unwrap();
+    let s = h.iface.socket(c).unwrap();
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(
+        s.cwnd(),
+        1000,
+        "RFC 5681 §3.1: IW = 1 SMSS after a lost SYN"
+    );
+    assert_eq!(s.rto_ms(), 3000, "RFC 6298 §5.7: RTO re-initialised to 3 s");
+    // Passive open: the SYN-ACK is retransmitted before the ACK arrives.
+    let mut h = H::new(|_| {});
+    let l = h.iface.listen(80, 1).unwrap();
+    let mut syn = seg(PISS, 0, F::SYN);
+    syn.mss = Some(1000);
+    h.send(syn).unwrap();
+    let sa = h.one();
+    h.advance(1000);
+    assert_eq!(h.one().seq, sa.seq, "SYN-ACK retransmitted");
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    let c = h.iface.accept(l).expect("established");
+    let s = h.iface.socket(c).unwrap();
+    assert_eq!(
+        s.cwnd(),
+        1000,
+        "RFC 5681 §3.1: IW = 1 SMSS after a lost SYN-ACK"
+    );
+    assert_eq!(s.rto_ms(), 3000, "RFC 6298 §5.7");
+    // Without a loss the initial window stays min(4·MSS, max(2·MSS, 4380)).
+    let mut h = H::new(|_| {});
+    let (c, _, _) = established(&mut h, false);
+    assert_eq!(h.iface.socket(c).unwrap().cwnd(), 4000);
+    assert_eq!(h.iface.socket(c).unwrap().rto_ms(), 1000);
+}
