@@ -656,9 +656,11 @@ impl<'a> TcpSocket<'a> {
         if !ackf {
             return Reply::None;
         }
-        // RFC 7323 §4.3: remember the timestamp of an in-order segment.
+        // RFC 7323 §4.3: TS.Recent <- SEG.TSval if SEG.SEQ <= Last.ACK.sent. Last.ACK.sent
+        // is RCV.NXT when no ACK is owed; while one is owed the update waits for it, so
+        // TS.Recent keeps the timestamp of the earliest segment the next ACK covers.
         if let Some((v, _)) = seg.timestamp {
-            if t.flags & TS != 0 && le(seg.seq, t.rcv_nxt) {
+            if t.flags & (TS | T_ACK | ACK_NOW) == TS && le(seg.seq, t.rcv_nxt) {
                 t.ts_recent = v;
             }
         }

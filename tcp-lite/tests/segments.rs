@@ -1302,3 +1302,39 @@ fn lost_syn_gives_one_mss_initial_window_and_three_second_rto() {
     assert_eq!(h.iface.socket(c).unwrap().cwnd(), 4000);
     assert_eq!(h.iface.socket(c).unwrap().rto_ms(), 1000);
 }
+
+#[test]
+fn ts_recent_is_the_timestamp_of_the_earliest_unacknowledged_segment() {
+    // RFC 7323 §4.3: with a delayed ACK, the ACK echoes the TSval of the first segment it
+    // covers, not the latest.
+    let mut h = H::new(|c| c.tcp.ack_delay_ms = 40);
+    let l = h.iface.listen(80, 1).unwrap();
+    let mut syn = seg(PISS, 0, F::SYN);
+    syn.ts = Some((1000, 0));
+    h.send(syn).unwrap();
+    let sa = h.one();
+    let mut a = seg(PISS + 1, sa.seq + 1, F::ACK);
+    a.ts = Some((1001, sa.ts.unwrap().0));
+    h.send(a).unwrap();
+    h.iface.accept(l).unwrap();
+    let data = |s: u32, tsval: u32| {
+        let mut d = seg(s, sa.seq + 1, F::ACK);
+        d.ts = Some((tsval, 0));
+        d.payload = vec![0; 100];
+        d
+    };
+    h.send(data(PISS + 1, 2000)).unwrap();
+    h.none();
+    h.send(data(PISS + 101, 3000)).unwrap();
+    let ack = h.one();
+    assert_eq!(ack.ack, PISS + 201);
+    assert_eq!(
+        ack.ts.map(|t| t.1),
+        Some(2000),
+        "TSecr of the earliest segment"
+    );
+    // Once that ACK is sent, the next in-order segment updates TS.Recent again.
+    h.send(data(PISS + 201, 4000)).unwrap();
+    h.advance(40);
+    assert_eq!(h.one().ts.map(|t| t.1), Some(4000));
+}
