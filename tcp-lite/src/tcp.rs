@@ -977,9 +977,10 @@ impl<'a> TcpSocket<'a> {
                     self.tcb.flags |= RTX_HOLE;
                 }
             } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss) || early)
-                && gt(seg.ack, t.recover.wrapping_sub(1))
+                && gt(seg.ack, t.recover)
             {
-                // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit.
+                // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit only if the ACK
+                // covers more than `recover`.
                 self.enter_recovery();
             }
         }

@@ -1304,6 +1304,35 @@ fn lost_syn_gives_one_mss_initial_window_and_three_second_rto() {
 }
 
 #[test]
+fn no_fast_retransmit_for_duplicate_acks_at_recover() {
+    // RFC 6582 §3.2 step 2: after a timeout, recover = SND.MAX; duplicate ACKs that do not
+    // cover more than recover must not start another fast retransmit.
+    let mut h = H::new(|c| c.tcp.min_rto_ms = 200);
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 4000]);
+    assert_eq!(h.out().len(), 4);
+    h.advance(100);
+    h.out(); // tail-loss probe
+    h.advance(400);
+    let r = h.out();
+    assert_eq!(r.first().map(|s| s.seq), Some(iss1), "RTO retransmission");
+    // The originals had arrived: everything up to recover is acknowledged.
+    h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 4000]);
+    let sent = h.out();
+    assert_eq!(sent.first().map(|s| s.seq), Some(iss1 + 4000));
+    let mut again = Vec::new();
+    for _ in 0..4 {
+        h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+        again.extend(h.out());
+    }
+    assert!(
+        again.iter().all(|s| s.seq != iss1 + 4000),
+        "no fast retransmit at ACK == recover: {again:?}"
+    );
+}
+
+#[test]
 fn ts_recent_is_the_timestamp_of_the_earliest_unacknowledged_segment() {
     // RFC 7323 §4.3: with a delayed ACK, the ACK echoes the TSval of the first segment it
     // covers, not the latest.
