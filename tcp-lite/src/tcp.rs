@@ -683,7 +683,7 @@ impl<'a> TcpSocket<'a> {
             t.snd_wl1 = seg.seq;
             t.snd_una = t.snd_una.wrapping_add(1);
             t.snd_nxt = max(t.snd_nxt, t.snd_una);
-            self.syn_acked(cfg);
+            self.syn_acked();
             let t = &mut self.tcb;
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
@@ -749,7 +749,7 @@ impl<'a> TcpSocket<'a> {
             t.state = State::Established;
             t.flags |= ACK_NOW;
             t.flags &= !T_RTX;
-            self.syn_acked(cfg);
+            self.syn_acked();
             self.ack_rtt(cfg, now, seg);
             self.idle_keepalive(now, cfg);
         } else {
@@ -761,14 +761,15 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Our SYN (or SYN-ACK) is acknowledged. If it had to be retransmitted, the initial
-    /// window is 1 SMSS (RFC 5681 §3.1) and the RTO is re-initialised to 3 s (RFC 6298 §5.7);
-    /// an RTT sample taken from this ACK then replaces that RTO.
+    /// window is 1 SMSS (RFC 5681 §3.1) and the RTO is re-initialised to 3 s (RFC 6298 §5.7;
+    /// also when a configured initial RTO above 3 s had been backed off); an RTT sample taken
+    /// from this ACK then replaces that RTO.
     #[inline(never)]
-    fn syn_acked(&mut self, cfg: &TcpConfig) {
+    fn syn_acked(&mut self) {
         let t = &mut self.tcb;
         if t.retries > 0 {
             t.cwnd = u32::from(t.mss);
-            t.rto = cfg.initial_rto_ms.clamp(3000, 0xffff) as u16;
+            t.rto = 3000;
         }
         t.retries = 0;
     }
