@@ -143,6 +143,8 @@ const RESET: u32 = 1 << 18; // closed by an acceptable RST
 const TIMED_OUT: u32 = 1 << 19; // closed after unanswered retransmissions or probes
 const TLP_ARMED: u32 = 1 << 20; // the retransmission timer runs as a tail-loss probe timer
 const TLP_NOW: u32 = 1 << 21; // send a tail-loss probe now
+/// Generation of the slot, bumped when it is released; part of every `SocketHandle`.
+pub(crate) const GEN: u32 = 0xff << 24;
 
 /// The per-connection state without its buffers.
 #[derive(Debug, Default, Clone)]
@@ -409,7 +411,7 @@ impl<'a> TcpSocket<'a> {
     }
 
     pub(crate) fn reset_for(&mut self, remote_ip: [u8; 4], remote_port: u16, local_port: u16) {
-        let keep = self.tcb.flags & (NODELAY | KEEPALIVE | IN_USE);
+        let keep = self.tcb.flags & (NODELAY | KEEPALIVE | IN_USE | GEN);
         #[cfg(feature = "cubic")]
         let cubic = self.tcb.cubic.enabled;
         // Whole-struct reset first: one aligned clear (smaller flash than a partial one).

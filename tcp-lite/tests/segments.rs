@@ -1367,3 +1367,42 @@ fn ts_recent_is_the_timestamp_of_the_earliest_unacknowledged_segment() {
     h.advance(40);
     assert_eq!(h.one().ts.map(|t| t.1), Some(4000));
 }
+
+#[test]
+fn released_handles_do_not_reach_the_next_connection_in_the_slot() {
+    let mut h = H::new(|_| {});
+    let (c, _, _) = established(&mut h, false);
+    h.iface.release(c);
+    h.out(); // the RST
+    // The next connection takes the same slot.
+    h.port = 5000;
+    let d = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    h.out();
+    assert_eq!(d.index(), c.index(), "the slot is reused");
+    assert_ne!(d, c);
+    assert!(h.iface.socket(c).is_none(), "stale handle");
+    h.iface.abort(c);
+    h.iface.release(c);
+    h.none();
+    assert_eq!(h.iface.socket(d).unwrap().state(), State::SynSent);
+}
+
+#[test]
+fn releasing_a_listener_aborts_its_unaccepted_connections() {
+    let mut h = H::new(|_| {});
+    let l = h.iface.listen(80, 2).unwrap();
+    h.send(seg(PISS, 0, F::SYN)).unwrap();
+    let sa = h.one();
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    h.none();
+    h.iface.release(l);
+    let r = h.one();
+    assert_eq!(r.flags & F::RST, F::RST, "the queued connection is reset");
+    assert!(h.iface.accept(l).is_none());
+    // A new listener in the same slot gets no stale child.
+    let l2 = h.iface.listen(80, 2).unwrap();
+    assert_eq!(l2.index(), l.index());
+    assert!(h.iface.accept(l2).is_none());
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    assert!(h.iface.accept(l2).is_none(), "the old connection is gone");
+}
