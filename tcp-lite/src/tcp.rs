@@ -890,9 +890,12 @@ impl<'a> TcpSocket<'a> {
         let sacked = self.sacked_bytes();
         let t = &mut self.tcb;
         let mss = u32::from(t.mss);
-        // Window update (RFC 9293 §3.10.7.4 fifth, SND.WL1/SND.WL2 rule).
+        // Window update (RFC 9293 §3.10.7.4 fifth): only if SND.UNA =< SEG.ACK (SEG.ACK =<
+        // SND.MAX was checked by the caller) and SND.WL1 =< SEG.SEQ. SND.UNA stands in for
+        // SND.WL2, which it never falls below, so the SND.WL2 =< SEG.ACK test is covered.
         let old_wnd = t.snd_wnd;
-        if lt(t.snd_wl1, seg.seq) || (t.snd_wl1 == seg.seq && le(t.snd_una, seg.ack)) {
+        // Both differences non-negative: one sign test.
+        if (seg.ack.wrapping_sub(t.snd_una) | seg.seq.wrapping_sub(t.snd_wl1)) as i32 >= 0 {
             t.snd_wnd = u32::from(seg.window) << t.snd_shift;
             t.snd_wl1 = seg.seq;
         }

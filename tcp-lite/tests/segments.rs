@@ -1406,3 +1406,27 @@ fn releasing_a_listener_aborts_its_unaccepted_connections() {
     h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
     assert!(h.iface.accept(l2).is_none(), "the old connection is gone");
 }
+
+#[test]
+fn an_old_ack_does_not_update_the_send_window() {
+    // RFC 9293 §3.10.7.4: the window is taken only from an ACK with SND.UNA =< SEG.ACK, even
+    // if SND.WL1 < SEG.SEQ.
+    let mut h = H::new(|_| {});
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 1000]);
+    assert_eq!(h.one().seq, iss1);
+    h.send(seg(p, iss1 + 1000, F::ACK)).unwrap();
+    h.none();
+    // An older ACK (delayed in the network) with a later SEG.SEQ and a zero window.
+    let mut old = seg(p + 10, iss1 + 500, F::ACK);
+    old.window = 0;
+    h.send(old).unwrap();
+    h.out();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 100]);
+    let sent = h.out();
+    assert!(
+        sent.iter()
+            .any(|s| s.seq == iss1 + 1000 && s.payload.len() == 100),
+        "the window is still open: {sent:?}"
+    );
+}
