@@ -702,8 +702,13 @@ impl<'a> Interface<'a> {
             return Ok(());
         }
         if let Some(l) = self.listener(seg.dst_port) {
-            if seg.flags & (F::SYN | F::ACK) == F::SYN {
-                return self.spawn_child(now, l, src, &seg);
+            // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
+            // connection, and anything else is dropped.
+            if !seg.has(F::ACK) {
+                if seg.has(F::SYN) {
+                    return self.spawn_child(now, l, src, &seg);
+                }
+                return Ok(());
             }
         }
         // RFC 9293 §3.10.7.1: a segment for no connection draws a RST.

@@ -1430,3 +1430,18 @@ fn an_old_ack_does_not_update_the_send_window() {
         "the window is still open: {sent:?}"
     );
 }
+
+#[test]
+fn listen_drops_a_segment_without_syn_ack_or_rst() {
+    // RFC 9293 §3.10.7.2: a segment to a LISTEN port without SYN, ACK or RST is dropped.
+    let mut h = H::new(|_| {});
+    h.iface.listen(80, 1).unwrap();
+    let mut d = seg(PISS, 0, F::FIN);
+    d.payload = b"x".to_vec();
+    h.send(d).unwrap();
+    h.none();
+    // An ACK still draws a RST.
+    h.send(seg(PISS, 77, F::ACK)).unwrap();
+    let r = h.one();
+    assert_eq!((r.flags, r.seq), (F::RST, 77));
+}
