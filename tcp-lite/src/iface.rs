@@ -29,6 +29,8 @@ const MAX_CTL: usize = 4;
 pub const ECHO_MAX: usize = 64;
 /// ARP requests per unresolved address before giving up (RFC 1122 §2.3.2.1 flood limit: 1/s).
 const ARP_TRIES: u8 = 3;
+/// Longest timer setting in ms (see [`Interface::new`]).
+const TIMER_MAX: u32 = 1 << 30;
 
 /// A handle to a TCP socket slot of an [`Interface`]: the slot's index and its generation,
 /// which [`Interface::release`] advances, so that a released handle no longer reaches the
@@ -183,7 +185,9 @@ impl<'a> Interface<'a> {
     /// An interface over caller-supplied socket slots, connection table and ARP cache.
     ///
     /// `table` is the open-addressing connection table; give it at least twice as many
-    /// entries as there are sockets. At most 255 socket slots are used.
+    /// entries as there are sockets. At most 255 socket slots are used. Timer settings
+    /// (`arp_ttl_ms`, `tcp.keepalive_ms`, twice `tcp.msl_ms`) above 2^30 ms (12.4 days) are
+    /// cut to that: the wrapping millisecond clock orders deadlines only within 24.8 days.
     pub fn new(
         cfg: Config,
         sockets: &'a mut [TcpSocket<'a>],
@@ -193,6 +197,12 @@ impl<'a> Interface<'a> {
         let n = sockets.len().min(255);
         let sockets = &mut sockets[..n];
         table.fill(0);
+        // Deadlines compare on a wrapping 32-bit millisecond clock, so a timer must stay
+        // below 2^31 ms (24.8 days): longer settings are cut to 2^30 ms (12.4 days).
+        let mut cfg = cfg;
+        cfg.arp_ttl_ms = cfg.arp_ttl_ms.min(TIMER_MAX);
+        cfg.tcp.keepalive_ms = cfg.tcp.keepalive_ms.min(TIMER_MAX);
+        cfg.tcp.msl_ms = cfg.tcp.msl_ms.min(TIMER_MAX / 2);
         Interface {
             cfg,
             sockets,

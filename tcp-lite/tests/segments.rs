@@ -1445,3 +1445,23 @@ fn listen_drops_a_segment_without_syn_ack_or_rst() {
     let r = h.one();
     assert_eq!((r.flags, r.seq), (F::RST, 77));
 }
+
+#[test]
+fn very_long_timer_settings_are_cut_not_wrapped() {
+    // A keepalive time past 2^31 ms would wrap the deadline into the past and fire at once.
+    let mut h = H::new(|c| {
+        c.tcp.keepalive_ms = u32::MAX;
+        c.tcp.msl_ms = u32::MAX;
+        c.arp_ttl_ms = u32::MAX;
+    });
+    assert_eq!(h.iface.config().tcp.keepalive_ms, 1 << 30);
+    assert_eq!(h.iface.config().tcp.msl_ms, 1 << 29);
+    assert_eq!(h.iface.config().arp_ttl_ms, 1 << 30);
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().set_keepalive(true);
+    h.send(seg(p, iss1, F::ACK)).unwrap();
+    h.advance(1000);
+    h.none();
+    h.advance((1 << 30) - 1000);
+    assert_eq!(h.one().seq, iss1 - 1, "the keepalive comes after 2^30 ms");
+}
