@@ -1163,9 +1163,13 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         if t.flags & TLP_ARMED != 0 && t.snd_max != t.snd_una {
-            // Tail-loss probe (RFC 8985 §7.3): resend the first unacknowledged segment to
-            // draw an ACK with SACK information; no back-off, no window reduction. The RTO
-            // follows if that does not help.
+            // Tail-loss probe (RFC 8985 §7.2-7.3 timing): no back-off, no window reduction;
+            // the RTO follows if the probe does not help. Deliberate deviation from §7.3:
+            // the probe resends the first unacknowledged segment, not new data or the last
+            // segment. That needs no search for the last segment's boundaries in the send
+            // buffer (flash this crate is sized against), repairs a lost SND.UNA directly,
+            // and otherwise still draws an ACK whose SACK blocks start recovery; the cost is
+            // a probe that may duplicate data the peer already holds.
             t.flags = (t.flags & !TLP_ARMED) | TLP_NOW;
             self.arm_rto(now);
             return;
