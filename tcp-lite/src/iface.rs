@@ -3,7 +3,7 @@
 
 use crate::siphash::halfsiphash24;
 use crate::tcp::{
-    ACCEPTED, ChallengeLimiter, HASHED, IN_USE, Plan, Reply, State, TcpConfig, TcpSocket,
+    ACCEPTED, ChallengeLimiter, GEN, HASHED, IN_USE, Plan, Reply, State, TcpConfig, TcpSocket,
 };
 #[cfg(feature = "udp")]
 use crate::udp::UdpSocket;
@@ -29,8 +29,12 @@ const MAX_CTL: usize = 4;
 pub const ECHO_MAX: usize = 64;
 /// ARP requests per unresolved address before giving up (RFC 1122 §2.3.2.1 flood limit: 1/s).
 const ARP_TRIES: u8 = 3;
+/// Longest timer setting in ms (see [`Interface::new`]).
+const TIMER_MAX: u32 = 1 << 30;
 
-/// A handle to a TCP socket slot of an [`Interface`].
+/// A handle to a TCP socket slot of an [`Interface`]: the slot's index and its generation,
+/// which [`Interface::release`] advances, so that a released handle no longer reaches the
+/// slot (until the 8-bit generation wraps after 256 releases of that slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SocketHandle(u16);
@@ -38,7 +42,7 @@ pub struct SocketHandle(u16);
 impl SocketHandle {
     /// Index of the slot in the socket array given to [`Interface::new`].
     pub fn index(self) -> usize {
-        usize::from(self.0)
+        usize::from(self.0 as u8)
     }
 }
 
@@ -168,6 +172,11 @@ pub struct Interface<'a> {
     stats: Stats,
 }
 
+/// The handle of slot `s` whose flags are `flags`: generation and index.
+fn handle(flags: u32, s: usize) -> SocketHandle {
+    SocketHandle((flags >> 16) as u16 & 0xff00 | s as u16)
+}
+
 fn ms(now: Instant) -> u32 {
     now.millis() as u32
 }
@@ -176,7 +185,9 @@ impl<'a> Interface<'a> {
     /// An interface over caller-supplied socket slots, connection table and ARP cache.
     ///
     /// `table` is the open-addressing connection table; give it at least twice as many
-    /// entries as there are sockets. At most 255 socket slots are used.
+    /// entries as there are sockets. At most 255 socket slots are used. Timer settings
+    /// (`arp_ttl_ms`, `tcp.keepalive_ms`, twice `tcp.msl_ms`) above 2^30 ms (12.4 days) are
+    /// cut to that: the wrapping millisecond clock orders deadlines only within 24.8 days.
     pub fn new(
         cfg: Config,
         sockets: &'a mut [TcpSocket<'a>],
@@ -186,6 +197,12 @@ impl<'a> Interface<'a> {
         let n = sockets.len().min(255);
         let sockets = &mut sockets[..n];
         table.fill(0);
+        // Deadlines compare on a wrapping 32-bit millisecond clock, so a timer must stay
+        // below 2^31 ms (24.8 days): longer settings are cut to 2^30 ms (12.4 days).
+        let mut cfg = cfg;
+        cfg.arp_ttl_ms = cfg.arp_ttl_ms.min(TIMER_MAX);
+        cfg.tcp.keepalive_ms = cfg.tcp.keepalive_ms.min(TIMER_MAX);
+        cfg.tcp.msl_ms = cfg.tcp.msl_ms.min(TIMER_MAX / 2);
         Interface {
             cfg,
             sockets,
@@ -231,12 +248,16 @@ impl<'a> Interface<'a> {
         self.stats
     }
     /// The socket behind `h`, or `None` if `h` names no slot of this interface (a handle
-    /// from another interface with more slots).
-    ///
-    /// A handle stays valid until [`release`](Self::release); after that the slot may be
-    /// reused by another connection.
+    /// from another interface with more slots) or was given to [`release`](Self::release).
     pub fn socket(&mut self, h: SocketHandle) -> Option<&mut TcpSocket<'a>> {
-        self.sockets.get_mut(h.index())
+        let s = self.slot(h)?;
+        self.sockets.get_mut(s)
+    }
+
+    /// The slot `h` names, if its generation is current.
+    fn slot(&self, h: SocketHandle) -> Option<usize> {
+        let s = h.index();
+        (self.sockets.get(s)?.tcb.flags >> 24 == u32::from(h.0 >> 8)).then_some(s)
     }
 
     fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> usize {
@@ -384,15 +405,15 @@ impl<'a> Interface<'a> {
         let s = self.free_slot().ok_or(Error::Exhausted)?;
         let iss = self.isn(now, remote.0, remote.1, local_port);
         let sock = &mut self.sockets[s];
-        sock.tcb.flags = IN_USE;
+        sock.tcb.flags = (sock.tcb.flags & GEN) | IN_USE;
         sock.reset_for(remote.0, remote.1, local_port);
         sock.open_active(&self.cfg.tcp, iss);
         if let Err(e) = self.insert(s) {
-            self.sockets[s].tcb.flags = 0;
+            self.sockets[s].tcb.flags &= GEN;
             self.sockets[s].tcb.state = State::Closed;
             return Err(e);
         }
-        Ok(SocketHandle(s as u16))
+        Ok(handle(self.sockets[s].tcb.flags, s))
     }
 
     /// Listens on `port` with a SYN queue of at most `backlog` connections not yet accepted.
@@ -413,10 +434,10 @@ impl<'a> Interface<'a> {
         });
         let l = l.ok_or(Error::Exhausted)?;
         let s = self.free_slot().ok_or(Error::Exhausted)?;
-        self.sockets[s].tcb.flags = IN_USE;
+        self.sockets[s].tcb.flags = (self.sockets[s].tcb.flags & GEN) | IN_USE;
         self.sockets[s].listen(port, backlog);
         self.listeners[l] = s as u16;
-        Ok(SocketHandle(s as u16))
+        Ok(handle(self.sockets[s].tcb.flags, s))
     }
 
     fn listener(&self, port: u16) -> Option<usize> {
@@ -429,7 +450,7 @@ impl<'a> Interface<'a> {
 
     /// Takes an established connection from a listener's queue.
     pub fn accept(&mut self, listener: SocketHandle) -> Option<SocketHandle> {
-        let l = listener.index();
+        let l = self.slot(listener)?;
         let s = self.sockets.iter().position(|s| {
             s.tcb.flags & (CHILD | IN_USE) == CHILD | IN_USE
                 && usize::from(s.tcb.parent) == l
@@ -437,15 +458,21 @@ impl<'a> Interface<'a> {
         })?;
         let t = &mut self.sockets[s].tcb;
         t.flags = (t.flags & !CHILD) | ACCEPTED;
+        let h = handle(t.flags, s);
         if let Some(ls) = self.sockets.get_mut(l) {
             ls.tcb.queued = ls.tcb.queued.saturating_sub(1);
         }
-        Some(SocketHandle(s as u16))
+        Some(h)
     }
 
-    /// Aborts a connection with a RST (RFC 9293 §3.10.5).
+    /// Aborts a connection with a RST (RFC 9293 §3.10.5); a stale handle does nothing.
     pub fn abort(&mut self, h: SocketHandle) {
-        let s = h.index();
+        if let Some(s) = self.slot(h) {
+            self.abort_slot(s);
+        }
+    }
+
+    fn abort_slot(&mut self, s: usize) {
         let Some(sock) = self.sockets.get_mut(s) else {
             return;
         };
@@ -470,12 +497,23 @@ impl<'a> Interface<'a> {
         self.sync(s);
     }
 
-    /// Returns a slot to the free pool, aborting its connection if still open.
+    /// Returns a slot to the free pool, aborting its connection if still open (and, for a
+    /// listener, the connections in its queue not yet accepted). `h` and every copy of it
+    /// stop working; a stale handle does nothing.
+    #[inline(never)] // smaller flash (size/measure.sh)
     pub fn release(&mut self, h: SocketHandle) {
-        self.abort(h);
-        if let Some(s) = self.sockets.get_mut(h.index()) {
-            s.tcb.flags = 0;
+        let Some(s) = self.slot(h) else {
+            return;
+        };
+        for c in 0..self.sockets.len() {
+            let t = &self.sockets[c].tcb;
+            if c == s || t.flags & (CHILD | IN_USE) == CHILD | IN_USE && usize::from(t.parent) == s
+            {
+                self.abort_slot(c);
+            }
         }
+        let t = &mut self.sockets[s].tcb;
+        t.flags = (t.flags & GEN).wrapping_add(1 << 24);
     }
 
     #[inline(never)] // smaller flash (size/measure.sh)
@@ -674,8 +712,13 @@ impl<'a> Interface<'a> {
             return Ok(());
         }
         if let Some(l) = self.listener(seg.dst_port) {
-            if seg.flags & (F::SYN | F::ACK) == F::SYN {
-                return self.spawn_child(now, l, src, &seg);
+            // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
+            // connection, and anything else is dropped.
+            if !seg.has(F::ACK) {
+                if seg.has(F::SYN) {
+                    return self.spawn_child(now, l, src, &seg);
+                }
+                return Ok(());
             }
         }
         // RFC 9293 §3.10.7.1: a segment for no connection draws a RST.
@@ -708,13 +751,14 @@ impl<'a> Interface<'a> {
         let iss = self.isn(now, src, seg.src_port, seg.dst_port);
         let nodelay_keep = self.sockets[l].tcb.flags;
         let sock = &mut self.sockets[s];
-        sock.tcb.flags = IN_USE | (nodelay_keep & !(IN_USE | HASHED | ACCEPTED));
+        // `reset_for` keeps only the options, IN_USE and the slot's own generation.
+        sock.tcb.flags = (sock.tcb.flags & GEN) | ((nodelay_keep | IN_USE) & !GEN);
         sock.reset_for(src, seg.src_port, seg.dst_port);
         sock.tcb.flags |= CHILD;
         sock.tcb.parent = l as u8;
         sock.open_passive(&self.cfg.tcp, iss, seg, ms(now));
         if self.insert(s).is_err() {
-            self.sockets[s].tcb.flags = 0;
+            self.sockets[s].tcb.flags &= GEN;
             self.sockets[s].tcb.state = State::Closed;
             self.stats.syn_dropped = self.stats.syn_dropped.wrapping_add(1);
             return Ok(());

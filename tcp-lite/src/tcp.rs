@@ -143,6 +143,8 @@ const RESET: u32 = 1 << 18; // closed by an acceptable RST
 const TIMED_OUT: u32 = 1 << 19; // closed after unanswered retransmissions or probes
 const TLP_ARMED: u32 = 1 << 20; // the retransmission timer runs as a tail-loss probe timer
 const TLP_NOW: u32 = 1 << 21; // send a tail-loss probe now
+/// Generation of the slot, bumped when it is released; part of every `SocketHandle`.
+pub(crate) const GEN: u32 = 0xff << 24;
 
 /// The per-connection state without its buffers.
 #[derive(Debug, Default, Clone)]
@@ -409,7 +411,7 @@ impl<'a> TcpSocket<'a> {
     }
 
     pub(crate) fn reset_for(&mut self, remote_ip: [u8; 4], remote_port: u16, local_port: u16) {
-        let keep = self.tcb.flags & (NODELAY | KEEPALIVE | IN_USE);
+        let keep = self.tcb.flags & (NODELAY | KEEPALIVE | IN_USE | GEN);
         #[cfg(feature = "cubic")]
         let cubic = self.tcb.cubic.enabled;
         // Whole-struct reset first: one aligned clear (smaller flash than a partial one).
@@ -656,9 +658,11 @@ impl<'a> TcpSocket<'a> {
         if !ackf {
             return Reply::None;
         }
-        // RFC 7323 §4.3: remember the timestamp of an in-order segment.
+        // RFC 7323 §4.3: TS.Recent <- SEG.TSval if SEG.SEQ <= Last.ACK.sent. Last.ACK.sent
+        // is RCV.NXT when no ACK is owed; while one is owed the update waits for it, so
+        // TS.Recent keeps the timestamp of the earliest segment the next ACK covers.
         if let Some((v, _)) = seg.timestamp {
-            if t.flags & TS != 0 && le(seg.seq, t.rcv_nxt) {
+            if t.flags & (TS | T_ACK | ACK_NOW) == TS && le(seg.seq, t.rcv_nxt) {
                 t.ts_recent = v;
             }
         }
@@ -681,7 +685,8 @@ impl<'a> TcpSocket<'a> {
             t.snd_wl1 = seg.seq;
             t.snd_una = t.snd_una.wrapping_add(1);
             t.snd_nxt = max(t.snd_nxt, t.snd_una);
-            t.retries = 0;
+            self.syn_acked();
+            let t = &mut self.tcb;
             if t.snd_una == t.snd_max {
                 t.flags &= !T_RTX;
             }
@@ -746,7 +751,7 @@ impl<'a> TcpSocket<'a> {
             t.state = State::Established;
             t.flags |= ACK_NOW;
             t.flags &= !T_RTX;
-            t.retries = 0;
+            self.syn_acked();
             self.ack_rtt(cfg, now, seg);
             self.idle_keepalive(now, cfg);
         } else {
@@ -755,6 +760,20 @@ impl<'a> TcpSocket<'a> {
             t.snd_nxt = t.snd_una;
         }
         Reply::None
+    }
+
+    /// Our SYN (or SYN-ACK) is acknowledged. If it had to be retransmitted, the initial
+    /// window is 1 SMSS (RFC 5681 §3.1) and the RTO is re-initialised to 3 s (RFC 6298 §5.7;
+    /// also when a configured initial RTO above 3 s had been backed off); an RTT sample taken
+    /// from this ACK then replaces that RTO.
+    #[inline(never)]
+    fn syn_acked(&mut self) {
+        let t = &mut self.tcb;
+        if t.retries > 0 {
+            t.cwnd = u32::from(t.mss);
+            t.rto = 3000;
+        }
+        t.retries = 0;
     }
 
     /// An RTT sample from an ACK that advanced SND.UNA: the echoed timestamp (RFC 7323 §4.1),
@@ -871,9 +890,12 @@ impl<'a> TcpSocket<'a> {
         let sacked = self.sacked_bytes();
         let t = &mut self.tcb;
         let mss = u32::from(t.mss);
-        // Window update (RFC 9293 §3.10.7.4 fifth, SND.WL1/SND.WL2 rule).
+        // Window update (RFC 9293 §3.10.7.4 fifth): only if SND.UNA =< SEG.ACK (SEG.ACK =<
+        // SND.MAX was checked by the caller) and SND.WL1 =< SEG.SEQ. SND.UNA stands in for
+        // SND.WL2, which it never falls below, so the SND.WL2 =< SEG.ACK test is covered.
         let old_wnd = t.snd_wnd;
-        if lt(t.snd_wl1, seg.seq) || (t.snd_wl1 == seg.seq && le(t.snd_una, seg.ack)) {
+        // Both differences non-negative: one sign test.
+        if (seg.ack.wrapping_sub(t.snd_una) | seg.seq.wrapping_sub(t.snd_wl1)) as i32 >= 0 {
             t.snd_wnd = u32::from(seg.window) << t.snd_shift;
             t.snd_wl1 = seg.seq;
         }
@@ -961,9 +983,10 @@ impl<'a> TcpSocket<'a> {
                     self.tcb.flags |= RTX_HOLE;
                 }
             } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss) || early)
-                && gt(seg.ack, t.recover.wrapping_sub(1))
+                && gt(seg.ack, t.recover)
             {
-                // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit.
+                // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit only if the ACK
+                // covers more than `recover`.
                 self.enter_recovery();
             }
         }
@@ -1140,9 +1163,13 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         if t.flags & TLP_ARMED != 0 && t.snd_max != t.snd_una {
-            // Tail-loss probe (RFC 8985 §7.3): resend the first unacknowledged segment to
-            // draw an ACK with SACK information; no back-off, no window reduction. The RTO
-            // follows if that does not help.
+            // Tail-loss probe (RFC 8985 §7.2-7.3 timing): no back-off, no window reduction;
+            // the RTO follows if the probe does not help. Deliberate deviation from §7.3:
+            // the probe resends the first unacknowledged segment, not new data or the last
+            // segment. That needs no search for the last segment's boundaries in the send
+            // buffer (flash this crate is sized against), repairs a lost SND.UNA directly,
+            // and otherwise still draws an ACK whose SACK blocks start recovery; the cost is
+            // a probe that may duplicate data the peer already holds.
             t.flags = (t.flags & !TLP_ARMED) | TLP_NOW;
             self.arm_rto(now);
             return;

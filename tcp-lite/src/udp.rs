@@ -60,12 +60,13 @@ impl<'a> UdpSocket<'a> {
     ///
     /// # Errors
     /// [`Error::Malformed`] above [`UDP_MAX_PAYLOAD`] bytes, [`Error::Exhausted`] when the send
-    /// queue has no room.
+    /// queue has no room or already holds 65 535 datagrams.
     pub fn send_to(&mut self, data: &[u8], dst: ([u8; 4], u16)) -> Result<(), Error> {
         if data.len() > UDP_MAX_PAYLOAD {
             return Err(Error::Malformed);
         }
-        if self.tx.window() < REC + data.len() {
+        // The datagram count is 16 bits: a queue large enough for more is not filled further.
+        if self.tx.window() < REC + data.len() || self.queued_tx == u16::MAX {
             return Err(Error::Exhausted);
         }
         self.tx.enqueue(&record(data.len(), dst.0, dst.1));

@@ -317,9 +317,10 @@ impl<'p> TcpRepr<'p> {
     }
 
     /// Parses a TCP segment from `b` (the IP payload). Verifies the checksum against the
-    /// pseudo-header when `verify` is given. Malformed options end option parsing
-    /// (RFC 9293 §3.1: a segment with a bad option length is still processed); lengths that
-    /// would run past the header are refused.
+    /// pseudo-header when `verify` is given. A segment with an illegal option length (below
+    /// 2, past the header, or missing) is refused: RFC 9293 §3.1 (MUST-7) requires handling
+    /// it and suggests resetting the connection; dropping the segment costs the peer no state.
+    /// Unknown options and known ones with an unexpected length are skipped.
     pub fn parse(b: &'p [u8], verify: Option<([u8; 4], [u8; 4])>) -> Option<Self> {
         if b.len() < TCP_LEN {
             return None;
@@ -353,10 +354,9 @@ impl<'p> TcpRepr<'p> {
                 }
                 _ => {}
             }
-            let Some(&len) = rest.first() else { break };
-            let len = usize::from(len);
+            let len = usize::from(*rest.first()?);
             if len < 2 || len > o.len() {
-                break;
+                return None;
             }
             let d = &o[2..len];
             match (*kind, len) {
@@ -636,5 +636,28 @@ mod tests {
         let r = TcpRepr::parse(&b, None).unwrap();
         assert_eq!(r.sack_len, 3);
         assert_eq!(r.sack, [(100, 200), (300, 400), (500, 600)]);
+    }
+
+    /// RFC 9293 §3.1 MUST-7: a segment with an illegal option length is refused; a known
+    /// option with an unexpected but legal length is skipped.
+    #[test]
+    fn illegal_option_lengths_refuse_the_segment() {
+        let hdr = |opts: &[u8]| {
+            let mut b = [0u8; 24];
+            b[12] = 6 << 4; // 24-byte header
+            b[13] = flags::ACK;
+            b[20..20 + opts.len()].copy_from_slice(opts);
+            b
+        };
+        for bad in [[2u8, 0, 0, 0], [2, 1, 0, 0], [1, 1, 1, 8], [1, 1, 1, 2]] {
+            assert!(TcpRepr::parse(&hdr(&bad), None).is_none(), "{bad:?}");
+        }
+        // A trailing kind byte without its length.
+        assert!(TcpRepr::parse(&hdr(&[1, 1, 1, 3]), None).is_none());
+        // MSS with length 3 is skipped; NOP, SACK-permitted and EOL are read.
+        let b = hdr(&[2, 3, 9, 0]);
+        assert_eq!(TcpRepr::parse(&b, None).unwrap().mss, None);
+        let b = hdr(&[1, 4, 2, 0]);
+        assert!(TcpRepr::parse(&b, None).unwrap().sack_permitted);
     }
 }

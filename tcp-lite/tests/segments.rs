@@ -1256,3 +1256,212 @@ fn arp_entries_expire() {
     h.iface.receive(h.t(), &r).unwrap();
     assert_eq!(h.one().payload, b"z");
 }
+
+#[test]
+fn lost_syn_gives_one_mss_initial_window_and_three_second_rto() {
+    // Active open: the SYN is retransmitted, then the SYN-ACK arrives (no timestamps, so no
+    // RTT sample: Karn's algorithm excludes the retransmitted SYN).
+    let mut h = H::new(|_| {});
+    h.port = 5000;
+    let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    let syn = h.one();
+    h.advance(1000);
+    assert_eq!(h.one().seq, syn.seq, "SYN retransmitted");
+    let mut sa = seg(PISS, syn.seq + 1, F::SYN | F::ACK);
+    sa.mss = Some(1000);
+    h.send(sa).unwrap();
+    let s = h.iface.socket(c).unwrap();
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(
+        s.cwnd(),
+        1000,
+        "RFC 5681 §3.1: IW = 1 SMSS after a lost SYN"
+    );
+    assert_eq!(s.rto_ms(), 3000, "RFC 6298 §5.7: RTO re-initialised to 3 s");
+    // Passive open: the SYN-ACK is retransmitted before the ACK arrives.
+    let mut h = H::new(|_| {});
+    let l = h.iface.listen(80, 1).unwrap();
+    let mut syn = seg(PISS, 0, F::SYN);
+    syn.mss = Some(1000);
+    h.send(syn).unwrap();
+    let sa = h.one();
+    h.advance(1000);
+    assert_eq!(h.one().seq, sa.seq, "SYN-ACK retransmitted");
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    let c = h.iface.accept(l).expect("established");
+    let s = h.iface.socket(c).unwrap();
+    assert_eq!(
+        s.cwnd(),
+        1000,
+        "RFC 5681 §3.1: IW = 1 SMSS after a lost SYN-ACK"
+    );
+    assert_eq!(s.rto_ms(), 3000, "RFC 6298 §5.7");
+    // Without a loss the initial window stays min(4·MSS, max(2·MSS, 4380)).
+    let mut h = H::new(|_| {});
+    let (c, _, _) = established(&mut h, false);
+    assert_eq!(h.iface.socket(c).unwrap().cwnd(), 4000);
+    assert_eq!(h.iface.socket(c).unwrap().rto_ms(), 1000);
+}
+
+#[test]
+fn no_fast_retransmit_for_duplicate_acks_at_recover() {
+    // RFC 6582 §3.2 step 2: after a timeout, recover = SND.MAX; duplicate ACKs that do not
+    // cover more than recover must not start another fast retransmit.
+    let mut h = H::new(|c| c.tcp.min_rto_ms = 200);
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 4000]);
+    assert_eq!(h.out().len(), 4);
+    h.advance(100);
+    h.out(); // tail-loss probe
+    h.advance(400);
+    let r = h.out();
+    assert_eq!(r.first().map(|s| s.seq), Some(iss1), "RTO retransmission");
+    // The originals had arrived: everything up to recover is acknowledged.
+    h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 4000]);
+    let sent = h.out();
+    assert_eq!(sent.first().map(|s| s.seq), Some(iss1 + 4000));
+    let mut again = Vec::new();
+    for _ in 0..4 {
+        h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+        again.extend(h.out());
+    }
+    assert!(
+        again.iter().all(|s| s.seq != iss1 + 4000),
+        "no fast retransmit at ACK == recover: {again:?}"
+    );
+}
+
+#[test]
+fn ts_recent_is_the_timestamp_of_the_earliest_unacknowledged_segment() {
+    // RFC 7323 §4.3: with a delayed ACK, the ACK echoes the TSval of the first segment it
+    // covers, not the latest.
+    let mut h = H::new(|c| c.tcp.ack_delay_ms = 40);
+    let l = h.iface.listen(80, 1).unwrap();
+    let mut syn = seg(PISS, 0, F::SYN);
+    syn.ts = Some((1000, 0));
+    h.send(syn).unwrap();
+    let sa = h.one();
+    let mut a = seg(PISS + 1, sa.seq + 1, F::ACK);
+    a.ts = Some((1001, sa.ts.unwrap().0));
+    h.send(a).unwrap();
+    h.iface.accept(l).unwrap();
+    let data = |s: u32, tsval: u32| {
+        let mut d = seg(s, sa.seq + 1, F::ACK);
+        d.ts = Some((tsval, 0));
+        d.payload = vec![0; 100];
+        d
+    };
+    h.send(data(PISS + 1, 2000)).unwrap();
+    h.none();
+    h.send(data(PISS + 101, 3000)).unwrap();
+    let ack = h.one();
+    assert_eq!(ack.ack, PISS + 201);
+    assert_eq!(
+        ack.ts.map(|t| t.1),
+        Some(2000),
+        "TSecr of the earliest segment"
+    );
+    // Once that ACK is sent, the next in-order segment updates TS.Recent again.
+    h.send(data(PISS + 201, 4000)).unwrap();
+    h.advance(40);
+    assert_eq!(h.one().ts.map(|t| t.1), Some(4000));
+}
+
+#[test]
+fn released_handles_do_not_reach_the_next_connection_in_the_slot() {
+    let mut h = H::new(|_| {});
+    let (c, _, _) = established(&mut h, false);
+    h.iface.release(c);
+    h.out(); // the RST
+    // The next connection takes the same slot.
+    h.port = 5000;
+    let d = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
+    h.out();
+    assert_eq!(d.index(), c.index(), "the slot is reused");
+    assert_ne!(d, c);
+    assert!(h.iface.socket(c).is_none(), "stale handle");
+    h.iface.abort(c);
+    h.iface.release(c);
+    h.none();
+    assert_eq!(h.iface.socket(d).unwrap().state(), State::SynSent);
+}
+
+#[test]
+fn releasing_a_listener_aborts_its_unaccepted_connections() {
+    let mut h = H::new(|_| {});
+    let l = h.iface.listen(80, 2).unwrap();
+    h.send(seg(PISS, 0, F::SYN)).unwrap();
+    let sa = h.one();
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    h.none();
+    h.iface.release(l);
+    let r = h.one();
+    assert_eq!(r.flags & F::RST, F::RST, "the queued connection is reset");
+    assert!(h.iface.accept(l).is_none());
+    // A new listener in the same slot gets no stale child.
+    let l2 = h.iface.listen(80, 2).unwrap();
+    assert_eq!(l2.index(), l.index());
+    assert!(h.iface.accept(l2).is_none());
+    h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
+    assert!(h.iface.accept(l2).is_none(), "the old connection is gone");
+}
+
+#[test]
+fn an_old_ack_does_not_update_the_send_window() {
+    // RFC 9293 §3.10.7.4: the window is taken only from an ACK with SND.UNA =< SEG.ACK, even
+    // if SND.WL1 < SEG.SEQ.
+    let mut h = H::new(|_| {});
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 1000]);
+    assert_eq!(h.one().seq, iss1);
+    h.send(seg(p, iss1 + 1000, F::ACK)).unwrap();
+    h.none();
+    // An older ACK (delayed in the network) with a later SEG.SEQ and a zero window.
+    let mut old = seg(p + 10, iss1 + 500, F::ACK);
+    old.window = 0;
+    h.send(old).unwrap();
+    h.out();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 100]);
+    let sent = h.out();
+    assert!(
+        sent.iter()
+            .any(|s| s.seq == iss1 + 1000 && s.payload.len() == 100),
+        "the window is still open: {sent:?}"
+    );
+}
+
+#[test]
+fn listen_drops_a_segment_without_syn_ack_or_rst() {
+    // RFC 9293 §3.10.7.2: a segment to a LISTEN port without SYN, ACK or RST is dropped.
+    let mut h = H::new(|_| {});
+    h.iface.listen(80, 1).unwrap();
+    let mut d = seg(PISS, 0, F::FIN);
+    d.payload = b"x".to_vec();
+    h.send(d).unwrap();
+    h.none();
+    // An ACK still draws a RST.
+    h.send(seg(PISS, 77, F::ACK)).unwrap();
+    let r = h.one();
+    assert_eq!((r.flags, r.seq), (F::RST, 77));
+}
+
+#[test]
+fn very_long_timer_settings_are_cut_not_wrapped() {
+    // A keepalive time past 2^31 ms would wrap the deadline into the past and fire at once.
+    let mut h = H::new(|c| {
+        c.tcp.keepalive_ms = u32::MAX;
+        c.tcp.msl_ms = u32::MAX;
+        c.arp_ttl_ms = u32::MAX;
+    });
+    assert_eq!(h.iface.config().tcp.keepalive_ms, 1 << 30);
+    assert_eq!(h.iface.config().tcp.msl_ms, 1 << 29);
+    assert_eq!(h.iface.config().arp_ttl_ms, 1 << 30);
+    let (c, iss1, p) = established(&mut h, false);
+    h.iface.socket(c).unwrap().set_keepalive(true);
+    h.send(seg(p, iss1, F::ACK)).unwrap();
+    h.advance(1000);
+    h.none();
+    h.advance((1 << 30) - 1000);
+    assert_eq!(h.one().seq, iss1 - 1, "the keepalive comes after 2^30 ms");
+}

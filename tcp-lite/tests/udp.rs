@@ -94,3 +94,16 @@ fn unbound_port_and_bad_checksum_are_refused() {
     f[n - 1] ^= 0xff;
     assert_eq!(b.receive(now, &f[..n]), Err(Error::Malformed));
 }
+
+#[test]
+fn the_send_queue_count_does_not_overflow() {
+    // A send queue with room for more than 65 535 empty datagrams (8 bytes each).
+    let mut u = UdpSocket::new(leak([0u8; 16]), vec![0u8; 8 * 65_537].leak());
+    u.bind(1);
+    for _ in 0..65_535 {
+        u.send_to(&[], ([10, 0, 0, 2], 7)).unwrap();
+    }
+    assert_eq!(u.send_queue(), 65_535);
+    assert_eq!(u.send_to(&[], ([10, 0, 0, 2], 7)), Err(Error::Exhausted));
+    assert_eq!(u.send_queue(), 65_535);
+}
