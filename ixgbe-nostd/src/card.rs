@@ -120,6 +120,9 @@ pub struct Ixgbe<R, D, T, const RXN: usize = 512, const TXN: usize = 512, const 
     mac: MacAddr,
     stats: Stats,
     queues_out: u64,
+    /// CPU address of each handed-out queue's receive ring: identifies the
+    /// driver [`return_queue`](CardDriver::return_queue) is given.
+    rx_rings: [usize; QUEUE_PAIRS as usize],
     etqf_used: u8,
     ftqf_used: u128,
     syn_used: bool,
@@ -148,6 +151,7 @@ where
             mac: MacAddr::default(),
             stats: Stats::default(),
             queues_out: 0,
+            rx_rings: [0; QUEUE_PAIRS as usize],
             etqf_used: 0,
             ftqf_used: 0,
             syn_used: false,
@@ -330,6 +334,19 @@ where
             + u64::from(r.read32(ROC))
             + u64::from(r.read32(ILLERRC));
         let _ = r.read32(ERRBC);
+    }
+
+    /// Clears RXDCTL/TXDCTL.ENABLE of queue `q` and waits for the device to
+    /// read back both clear (§4.6.7.1, §4.6.8.1).
+    fn disable_queue(&mut self, q: usize) -> Result<(), ErrorKind> {
+        let c = Rxdctl::from_bits_retain(self.read(rxdctl(q))) - Rxdctl::ENABLE;
+        self.write(rxdctl(q), c.bits());
+        let t = Txdctl::from_bits_retain(self.read(txdctl(q))) - Txdctl::ENABLE;
+        self.write(txdctl(q), t.bits());
+        self.wait(timeout::QUEUE_US, |r| {
+            !Rxdctl::from_bits_retain(r.read32(rxdctl(q))).contains(Rxdctl::ENABLE)
+                && !Txdctl::from_bits_retain(r.read32(txdctl(q))).contains(Txdctl::ENABLE)
+        })
     }
 
     fn check_queue(&self, queue: u16) -> Result<(), ErrorKind> {
@@ -636,7 +653,13 @@ where
         }
     }
 
+    /// Resets the card (see [`CardDriver::reset`]); `InvalidState` while a
+    /// queue driver is out (not given back with
+    /// [`return_queue`](CardDriver::return_queue)).
     fn reset(&mut self) -> Result<(), ErrorKind> {
+        if self.queues_out != 0 {
+            return Err(ErrorKind::InvalidState);
+        }
         self.bring_up()
     }
 
@@ -764,6 +787,7 @@ where
         // Default vector: queue index modulo the vectors.
         self.set_queue_vector(index, index % VECTORS)?;
         self.queues_out |= 1 << index;
+        self.rx_rings[q] = rx_ring.virt().as_ptr() as usize;
         Ok(IxgbeQueue::new(
             self.regs.clone(),
             QueueParts {
@@ -781,15 +805,35 @@ where
 
     fn stop_queue(&mut self, index: u16) -> Result<(), ErrorKind> {
         self.check_queue(index)?;
+        self.disable_queue(usize::from(index))
+    }
+
+    /// Takes back a queue driver (see [`CardDriver::return_queue`]) and
+    /// frees its ring memory once the device has stopped the queue.
+    fn return_queue(&mut self, queue: Self::Queue) -> Result<(), ErrorKind> {
+        let index = nic_traits::QueueDriver::index(&queue);
+        self.check_queue(index)?;
         let q = usize::from(index);
-        let c = Rxdctl::from_bits_retain(self.read(rxdctl(q))) - Rxdctl::ENABLE;
-        self.write(rxdctl(q), c.bits());
-        let t = Txdctl::from_bits_retain(self.read(txdctl(q))) - Txdctl::ENABLE;
-        self.write(txdctl(q), t.bits());
-        self.wait(timeout::QUEUE_US, |r| {
-            !Rxdctl::from_bits_retain(r.read32(rxdctl(q))).contains(Rxdctl::ENABLE)
-                && !Txdctl::from_bits_retain(r.read32(txdctl(q))).contains(Txdctl::ENABLE)
-        })?;
+        // Only the driver this card handed out for `index` is taken back:
+        // its receive ring is the memory the card allocated for it.
+        if self.queues_out & (1 << index) == 0 || self.rx_rings[q] != queue.rx_ring_addr() {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        // On a timeout the driver (and its ring memory) is dropped without
+        // freeing and the index stays taken: the device may still write.
+        self.disable_queue(q)?;
+        let (rx, tx, wb) = queue.into_rings();
+        // SAFETY: the device has stopped the queue (RXDCTL/TXDCTL.ENABLE read
+        // back clear) and the card no longer has the index out, so nothing
+        // gives the device these addresses again before a new `queue`
+        // programs fresh rings.
+        unsafe {
+            self.dma.dealloc(rx);
+            self.dma.dealloc(tx);
+            if let Some(wb) = wb {
+                self.dma.dealloc(wb);
+            }
+        }
         self.queues_out &= !(1 << index);
         Ok(())
     }

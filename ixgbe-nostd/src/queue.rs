@@ -272,8 +272,16 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         self.tx.len()
     }
 
+    /// CPU address of the receive ring (identifies the driver to its card).
+    pub(crate) fn rx_ring_addr(&self) -> usize {
+        self.rx.region.virt().as_ptr() as usize
+    }
+
     /// Gives back the ring memory after [`release`](QueueDriver::release)
     /// emptied the queue (for the host to free once the queue is stopped).
+    /// The card then keeps the index taken for good; prefer
+    /// [`CardDriver::return_queue`](nic_traits::CardDriver::return_queue),
+    /// which frees the rings and makes the index available again.
     pub fn into_rings(self) -> (DmaRegion, DmaRegion, Option<DmaRegion>) {
         (self.rx.region, self.tx.region, self.head_wb)
     }
@@ -721,7 +729,19 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         Ok(())
     }
 
+    /// Takes back every buffer (see [`QueueDriver::release`]) once the
+    /// device has stopped the queue: while RXDCTL.ENABLE or TXDCTL.ENABLE
+    /// still reads set, the device may write posted buffers, so nothing is
+    /// moved and 0 is returned.
     fn release<const N: usize>(&mut self, out: &mut Batch<N>) -> usize {
+        let q = usize::from(self.index);
+        let rx_on = regs::Rxdctl::from_bits_retain(self.regs.read32(regs::rxdctl(q)))
+            .contains(regs::Rxdctl::ENABLE);
+        let tx_on = regs::Txdctl::from_bits_retain(self.regs.read32(regs::txdctl(q)))
+            .contains(regs::Txdctl::ENABLE);
+        if rx_on || tx_on {
+            return 0;
+        }
         self.stopped = true;
         let mut n = 0;
         for slot in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {

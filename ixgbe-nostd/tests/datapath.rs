@@ -286,6 +286,7 @@ fn done_on_an_unposted_descriptor_is_a_device_fault() {
     let mut out: Batch<8> = Batch::new();
     assert_eq!(q.rx_burst(&mut out), Err(ErrorKind::DeviceFault));
     assert_eq!(out.len(), 1);
+    card.stop_queue(0).unwrap();
     let mut rest: Batch<8> = Batch::new();
     assert_eq!(q.release(&mut rest), 3);
 }
@@ -341,13 +342,54 @@ fn bad_queue_requests_are_refused() {
         card.queue(0, bad(64, 1000)).err(),
         Some(ErrorKind::InvalidArgument)
     );
-    let _q = card.queue(0, small_queue()).unwrap();
+    let q = card.queue(0, small_queue()).unwrap();
     assert_eq!(
         card.queue(0, small_queue()).err(),
         Some(ErrorKind::InvalidState)
     );
     card.stop_queue(0).unwrap();
+    card.return_queue(q).unwrap();
     assert!(card.queue(0, small_queue()).is_ok());
+}
+
+#[test]
+fn an_index_is_handed_out_again_only_after_its_driver_came_back() {
+    let (dev, dma, mut card) = card();
+    let mut old = queue_with_buffers(&mut card, &dma, 0);
+    // Stopping the queue keeps the index taken while the old driver lives:
+    // otherwise the old driver's doorbells would move a new ring's tail.
+    card.stop_queue(0).unwrap();
+    assert_eq!(
+        card.queue(0, small_queue()).err(),
+        Some(ErrorKind::InvalidState)
+    );
+    assert_eq!(card.reset(), Err(ErrorKind::InvalidState));
+    // A driver of another card (same index) is not taken back.
+    let (_dev_b, _dma_b, mut card_b) = card_with(MAC_B, Config::default());
+    let foreign = card_b.queue(0, small_queue()).unwrap();
+    assert_eq!(card.return_queue(foreign), Err(ErrorKind::InvalidArgument));
+    let mut rest: Batch<512> = Batch::new();
+    assert!(old.release(&mut rest) > 0);
+    card.return_queue(old).unwrap();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    dev.inject(&udp(MAC_A, 1, 2));
+    assert_eq!(drain(&mut q).len(), 1);
+    assert_eq!(dev.model().counters.dma_faults, 0);
+}
+
+#[test]
+fn release_keeps_the_buffers_while_the_device_runs_the_queue() {
+    let (dev, dma, mut card) = card();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    let posted = q.rx_ring_len() - 1 - q.rx_free();
+    let mut out: Batch<512> = Batch::new();
+    assert_eq!(q.release(&mut out), 0);
+    assert!(out.is_empty());
+    // The queue still works: nothing was taken from under the device.
+    dev.inject(&udp(MAC_A, 1, 2));
+    assert_eq!(drain(&mut q).len(), 1);
+    card.stop_queue(0).unwrap();
+    assert_eq!(q.release(&mut out), posted - 1);
 }
 
 #[test]
@@ -377,7 +419,9 @@ fn queue_interrupts_follow_ivar_and_eims() {
 #[test]
 fn reset_brings_the_card_back() {
     let (dev, dma, mut card) = card();
-    let _q = card.queue(0, small_queue()).unwrap();
+    let q = card.queue(0, small_queue()).unwrap();
+    assert_eq!(card.reset(), Err(ErrorKind::InvalidState));
+    card.return_queue(q).unwrap();
     card.reset().unwrap();
     assert_eq!(card.mac_address().0, MAC_A);
     let mut q = queue_with_buffers(&mut card, &dma, 0);
