@@ -2,7 +2,8 @@
 //!
 //! Written from the 82599 datasheet so that an unmodified driver runs against
 //! it through [`RegisterAccess`] and [`SimDma`]: the model reaches host memory
-//! only by physical address through [`SimDma::read`] / [`SimDma::write`].
+//! only by physical address through [`SimDma::read`] / [`SimDma::write`],
+//! at addresses the driver handed to the device.
 //!
 //! What it models: global reset and EEPROM auto-read whose done bits appear
 //! only after a number of reads (§4.6.3), link state (LINKS), receive and
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nic_traits::RegisterAccess;
 
 use crate::SimDma;
+use crate::dma::DmaFault;
 pub use hash::{fdir_hash, toeplitz};
 pub use parse::{Parsed, parse};
 
@@ -901,6 +903,34 @@ impl Model {
         (ty, toeplitz(&key, &input))
     }
 
+    // Device accesses to host memory. Every address the model uses comes from
+    // a descriptor ring base (RDBAL/TDBAL/TDWBAL) or a descriptor the driver
+    // posted: memory the driver handed to the device, which it owns and
+    // touches only through raw pointers (descriptors with volatile access,
+    // posted buffers not at all until the write-back says done). That is the
+    // device-model side of `SimDma`'s contract.
+
+    fn dev_read(&self, phys: u64, out: &mut [u8]) -> Result<(), DmaFault> {
+        // SAFETY: see above: the driver holds no reference into memory it
+        // handed to the device, and the model runs under its lock.
+        unsafe { self.dma.read(phys, out) }
+    }
+
+    fn dev_write(&self, phys: u64, data: &[u8]) -> Result<(), DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.write(phys, data) }
+    }
+
+    fn dev_read_u64(&self, phys: u64) -> Result<u64, DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.read_u64(phys) }
+    }
+
+    fn dev_write_u64(&self, phys: u64, v: u64) -> Result<(), DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.write_u64(phys, v) }
+    }
+
     fn dma_fault(&mut self) {
         self.counters.dma_faults += 1;
     }
@@ -977,11 +1007,11 @@ impl Model {
         }
         let base = u64::from(self.r(b + reg::BAL)) | (u64::from(self.r(b + reg::BAH)) << 32);
         let desc = base + 16 * head as u64;
-        let Ok(addr) = self.dma.read_u64(desc) else {
+        let Ok(addr) = self.dev_read_u64(desc) else {
             self.dma_fault();
             return;
         };
-        if self.dma.write(addr, frame).is_err() {
+        if self.dev_write(addr, frame).is_err() {
             self.dma_fault();
             return;
         }
@@ -997,14 +1027,12 @@ impl Model {
         }
         let lo = u64::from(rss_type | (pkt_type << 4)) | (u64::from(rss_hash) << 32);
         let hi = u64::from(status | errors) | (length << 32);
-        if self.dma.write_u64(desc, lo).is_err() || self.dma.write_u64(desc + 8, hi).is_err() {
+        if self.dev_write_u64(desc, lo).is_err() || self.dev_write_u64(desc + 8, hi).is_err() {
             self.dma_fault();
             return;
         }
         if garbage == Some(RxGarbage::DoneOnUnposted) {
-            let _ = self
-                .dma
-                .write_u64(base + 16 * tail as u64 + 8, 0b11 | (60u64 << 32));
+            let _ = self.dev_write_u64(base + 16 * tail as u64 + 8, 0b11 | (60u64 << 32));
         } else if garbage.is_some() {
             self.faults.garbage = garbage;
         }
@@ -1037,7 +1065,7 @@ impl Model {
         let mut done_any = false;
         while head != tail && head < len {
             let desc = base + 16 * head as u64;
-            let (Ok(lo), Ok(hi)) = (self.dma.read_u64(desc), self.dma.read_u64(desc + 8)) else {
+            let (Ok(lo), Ok(hi)) = (self.dev_read_u64(desc), self.dev_read_u64(desc + 8)) else {
                 self.dma_fault();
                 return;
             };
@@ -1056,7 +1084,7 @@ impl Model {
             } else {
                 let dlen = (ctl & 0xFFFF) as usize;
                 let mut buf = vec![0u8; dlen];
-                if self.dma.read(lo, &mut buf).is_err() {
+                if self.dev_read(lo, &mut buf).is_err() {
                     self.dma_fault();
                     return;
                 }
@@ -1080,7 +1108,7 @@ impl Model {
                 }
                 if dcmd & (1 << 3) != 0 {
                     // RS: write STA.DD back (§7.2.3.2.4).
-                    let _ = self.dma.write_u64(desc + 8, hi | (1 << 32));
+                    let _ = self.dev_write_u64(desc + 8, hi | (1 << 32));
                 }
             }
             head = (head + 1) % len;
@@ -1102,7 +1130,7 @@ impl Model {
                 }
                 _ => {}
             }
-            if self.dma.write(addr, &value.to_le_bytes()).is_err() {
+            if self.dev_write(addr, &value.to_le_bytes()).is_err() {
                 self.dma_fault();
             }
         }
@@ -1272,9 +1300,12 @@ mod tests {
         // pointing nowhere.
         for i in 0..255u64 {
             let addr = if i == 7 { 0xdead_0000 } else { ring.phys() };
-            dma.write_u64(ring.phys() + 16 * i, addr).unwrap();
-            dma.write_u64(ring.phys() + 16 * i + 8, 0x0030_0000 | 4096)
-                .unwrap();
+            // SAFETY: no reference into the ring is live; one thread.
+            unsafe {
+                dma.write_u64(ring.phys() + 16 * i, addr).unwrap();
+                dma.write_u64(ring.phys() + 16 * i + 8, 0x0030_0000 | 4096)
+                    .unwrap();
+            }
         }
         m.write(tx + reg::TAIL, 255);
         m.write(tx + reg::TAIL, 100_000);
