@@ -100,6 +100,12 @@ pub const FDIR_PERFECT_HW: u32 = 2048;
 pub const FDIR_SIGNATURE_HW: u32 = 8192;
 /// Largest frame without FCS (no jumbo frames).
 pub const MAX_FRAME_LEN: u16 = 1514;
+/// Smallest receive buffer [`CardDriver::queue`] accepts: the largest frame
+/// with a VLAN tag (1514 + 4 bytes; the CRC is stripped, RDRXCTL.CRCSTRIP)
+/// rounded up to SRRCTL.BSIZEPACKET's 1 KB granularity, so every frame fits
+/// one descriptor.
+pub const MIN_RX_BUF_LEN: u32 = 2048;
+const _: () = assert!(MIN_RX_BUF_LEN >= MAX_FRAME_LEN as u32 + 4);
 
 #[derive(Debug, Clone, Copy)]
 struct FdirEntry {
@@ -706,8 +712,13 @@ where
         if !ring_ok(config.rx_ring, RXN) || !ring_ok(config.tx_ring, TXN) {
             return Err(ErrorKind::InvalidArgument);
         }
+        // SRRCTL.BSIZEPACKET is in 1 KB units, 1..=16 KB (§8.2.3.8.7). A
+        // buffer must hold the largest frame whole: the 82599 spreads a
+        // longer one over several descriptors (§7.1.6), which this driver
+        // does not ask for.
         let kb = config.rx_buf_len / 1024;
-        if !config.rx_buf_len.is_multiple_of(1024) || !(1..=16).contains(&kb) {
+        if !config.rx_buf_len.is_multiple_of(1024) || config.rx_buf_len < MIN_RX_BUF_LEN || kb > 16
+        {
             return Err(ErrorKind::InvalidArgument);
         }
         let q = usize::from(index);

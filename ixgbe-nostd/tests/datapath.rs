@@ -342,6 +342,15 @@ fn bad_queue_requests_are_refused() {
         card.queue(0, bad(64, 1000)).err(),
         Some(ErrorKind::InvalidArgument)
     );
+    // 1 KB buffers cannot hold a full-size frame in one descriptor.
+    assert_eq!(
+        card.queue(0, bad(64, 1024)).err(),
+        Some(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(
+        card.queue(0, bad(64, 17 * 1024)).err(),
+        Some(ErrorKind::InvalidArgument)
+    );
     let q = card.queue(0, small_queue()).unwrap();
     assert_eq!(
         card.queue(0, small_queue()).err(),
@@ -554,4 +563,38 @@ fn moderation_holds_interrupts_and_low_latency_filters_bypass_it() {
     dev.inject(&udp(MAC_A, 9, 7));
     assert_eq!(dev.model().vector_interrupts[2], 5);
     assert_eq!(drain(&mut q).len(), 9);
+}
+
+#[test]
+fn a_multi_descriptor_frame_is_dropped_whole_and_the_ring_keeps_working() {
+    let (dev, dma, mut card) = card();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    let free = q.rx_free();
+    // Force 1 KB receive buffers behind the driver's back: the device then
+    // spreads a full-size frame over two descriptors, EOP on the second.
+    {
+        let mut m = dev.model();
+        let srr = m.read(ixgbe_nostd::regs::srrctl(0));
+        m.write(ixgbe_nostd::regs::srrctl(0), (srr & !0x1F) | 1);
+    }
+    let mut big = vec![0x5a; 1514];
+    big[..6].copy_from_slice(&MAC_A);
+    big[12..14].copy_from_slice(&[0x88, 0xb5]);
+    for round in 0..3u16 {
+        dev.inject(&big);
+        dev.inject(&udp(MAC_A, round, 2));
+        let got = drain(&mut q);
+        assert_eq!(got.len(), 1, "round {round}: the small frame arrives");
+        assert_eq!(got[0].data(), &udp(MAC_A, round, 2)[..]);
+        assert_eq!(q.rx_chains_dropped(), u64::from(round) + 1);
+        // The chain's two buffers went back to the ring: only the frame
+        // handed out left it.
+        assert_eq!(q.rx_free(), free + 1);
+        let mut back: Batch<1> = batch(got);
+        assert_eq!(q.refill(&mut back).unwrap(), 1);
+    }
+    assert_eq!(dev.model().counters.dma_faults, 0);
+    card.stop_queue(0).unwrap();
+    let mut rest: Batch<64> = Batch::new();
+    assert_eq!(q.release(&mut rest), 63);
 }

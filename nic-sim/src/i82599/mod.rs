@@ -18,8 +18,9 @@
 //! it, transmit checksum insertion and receive checksum checks.
 //!
 //! What it leaves out: PCIe, flow control, DCB, virtualisation, RSC, header
-//! split, jumbo frames, TSO, multi-descriptor receive frames (a frame larger
-//! than the queue's buffer is counted in ROC and dropped), IPv6 5-tuple.
+//! split, jumbo frames, TSO, IPv6 5-tuple. A received frame larger than the
+//! queue's buffer (SRRCTL.BSIZEPACKET) spreads over several descriptors with
+//! EOP on the last only, as on the device (§7.1.6.2).
 //!
 //! Fault knobs ([`Faults`]) make it misbehave the way a broken device would.
 
@@ -1000,18 +1001,53 @@ impl Model {
             return;
         }
         let bsize = ((self.r(b + reg::SRRCTL) & 0x1F) as usize) * 1024;
-        if frame.len() > bsize {
-            let v = self.r(reg::ROC);
-            self.w(reg::ROC, v + 1);
+        if bsize == 0 {
+            missed(self);
+            return;
+        }
+        // A frame longer than the buffer size spreads over several
+        // descriptors, EOP only on the last (§7.1.6.2); every one of them
+        // must be available, else the frame is missed.
+        let pieces = frame.len().div_ceil(bsize).max(1);
+        let avail = (tail + len - head) % len;
+        if pieces > avail {
+            missed(self);
             return;
         }
         let base = u64::from(self.r(b + reg::BAL)) | (u64::from(self.r(b + reg::BAH)) << 32);
-        let desc = base + 16 * head as u64;
+        let mut head = head;
+        let mut chunks = frame.chunks(bsize);
+        for _ in 1..pieces {
+            let chunk = chunks.next().unwrap_or_default();
+            let Some(desc) = base.checked_add(16 * head as u64) else {
+                self.dma_fault();
+                return;
+            };
+            let Ok(addr) = self.dev_read_u64(desc) else {
+                self.dma_fault();
+                return;
+            };
+            let hi = 0b01 | ((chunk.len() as u64) << 32); // DD, no EOP
+            if desc.checked_add(8).is_none()
+                || self.dev_write(addr, chunk).is_err()
+                || self.dev_write_u64(desc, 0).is_err()
+                || self.dev_write_u64(desc + 8, hi).is_err()
+            {
+                self.dma_fault();
+                return;
+            }
+            head = (head + 1) % len;
+        }
+        let last = chunks.next().unwrap_or_default();
+        let Some(desc) = base.checked_add(16 * head as u64) else {
+            self.dma_fault();
+            return;
+        };
         let Ok(addr) = self.dev_read_u64(desc) else {
             self.dma_fault();
             return;
         };
-        if self.dev_write(addr, frame).is_err() {
+        if self.dev_write(addr, last).is_err() {
             self.dma_fault();
             return;
         }
@@ -1020,19 +1056,24 @@ impl Model {
         if flm {
             status |= 1 << 2;
         }
-        let mut length = frame.len() as u64;
+        let mut length = last.len() as u64;
         let garbage = self.faults.garbage.take();
         if garbage == Some(RxGarbage::LengthTooLarge) {
             length = 0xFFFF;
         }
         let lo = u64::from(rss_type | (pkt_type << 4)) | (u64::from(rss_hash) << 32);
         let hi = u64::from(status | errors) | (length << 32);
-        if self.dev_write_u64(desc, lo).is_err() || self.dev_write_u64(desc + 8, hi).is_err() {
+        if desc.checked_add(8).is_none()
+            || self.dev_write_u64(desc, lo).is_err()
+            || self.dev_write_u64(desc + 8, hi).is_err()
+        {
             self.dma_fault();
             return;
         }
         if garbage == Some(RxGarbage::DoneOnUnposted) {
-            let _ = self.dev_write_u64(base + 16 * tail as u64 + 8, 0b11 | (60u64 << 32));
+            if let Some(d) = base.checked_add(16 * tail as u64 + 8) {
+                let _ = self.dev_write_u64(d, 0b11 | (60u64 << 32));
+            }
         } else if garbage.is_some() {
             self.faults.garbage = garbage;
         }
@@ -1064,8 +1105,16 @@ impl Model {
         let mut head = self.r(b + reg::HEAD) as usize;
         let mut done_any = false;
         while head != tail && head < len {
-            let desc = base + 16 * head as u64;
-            let (Ok(lo), Ok(hi)) = (self.dev_read_u64(desc), self.dev_read_u64(desc + 8)) else {
+            // Driver-written base addresses may be anything: an address
+            // that overflows is a DMA fault like any other bad one.
+            let Some((desc, desc_hi)) = base
+                .checked_add(16 * head as u64)
+                .and_then(|d| Some((d, d.checked_add(8)?)))
+            else {
+                self.dma_fault();
+                return;
+            };
+            let (Ok(lo), Ok(hi)) = (self.dev_read_u64(desc), self.dev_read_u64(desc_hi)) else {
                 self.dma_fault();
                 return;
             };
@@ -1108,7 +1157,7 @@ impl Model {
                 }
                 if dcmd & (1 << 3) != 0 {
                     // RS: write STA.DD back (§7.2.3.2.4).
-                    let _ = self.dev_write_u64(desc + 8, hi | (1 << 32));
+                    let _ = self.dev_write_u64(desc_hi, hi | (1 << 32));
                 }
             }
             head = (head + 1) % len;
