@@ -55,7 +55,9 @@ pub mod reg {
     pub const FCTRL: usize = 0x0_5080;
     pub const HLREG0: usize = 0x0_4240;
     pub const LINKS: usize = 0x0_42A4;
-    pub const MRQC: usize = 0x0_5818;
+    // 82599 addresses (§8.2.3.7.12, §8.2.3.7.14, §8.2.3.7.15); the 82598
+    // ones are aliases, see `canonical`.
+    pub const MRQC: usize = 0x0_EC80;
     pub const DMATXCTL: usize = 0x0_4A80;
     pub const SYNQF: usize = 0x0_EC30;
     pub const FDIRCTRL: usize = 0x0_EE00;
@@ -88,10 +90,10 @@ pub mod reg {
         0x0_A204 + 8 * n
     }
     pub const fn reta(n: usize) -> usize {
-        0x0_5C00 + 4 * n
+        0x0_EB00 + 4 * n
     }
     pub const fn rssrk(n: usize) -> usize {
-        0x0_5C80 + 4 * n
+        0x0_EB80 + 4 * n
     }
     pub const fn etqf(n: usize) -> usize {
         0x0_5128 + 4 * n
@@ -439,6 +441,7 @@ impl Model {
 
     /// Register read with the device's read side effects.
     pub fn read(&mut self, off: usize) -> u32 {
+        let off = canonical(off);
         if off >= REG_WINDOW || !off.is_multiple_of(4) {
             return u32::MAX;
         }
@@ -535,6 +538,7 @@ impl Model {
 
     /// Register write with the device's write side effects.
     pub fn write(&mut self, off: usize, v: u32) {
+        let off = canonical(off);
         if off >= REG_WINDOW || !off.is_multiple_of(4) {
             return;
         }
@@ -1211,6 +1215,19 @@ impl Model {
 }
 
 /// `(queue, is_tx)` if `off` is an RXDCTL or TXDCTL register.
+/// The 82599 also decodes the 82598's addresses of MRQC (0x05818), RETA
+/// (0x05C00) and RSSRK (0x05C80): Intel's own ixgbe driver header
+/// (`ixgbe_type.h`: IXGBE_MRQC, IXGBE_RETA, IXGBE_RSSRK) programs RSS on the
+/// 82599 through them. Both map to the same registers here.
+fn canonical(off: usize) -> usize {
+    match off {
+        0x0_5818 => reg::MRQC,
+        0x0_5C00..0x0_5C80 => reg::reta(0) + (off - 0x0_5C00),
+        0x0_5C80..0x0_5CA8 => reg::rssrk(0) + (off - 0x0_5C80),
+        _ => off,
+    }
+}
+
 fn queue_dctl(off: usize) -> Option<(usize, bool)> {
     let rx = |base: usize, first: usize| {
         (off >= base && off < base + 64 * 0x40 && (off - base) % 0x40 == reg::DCTL)
