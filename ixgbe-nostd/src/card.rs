@@ -218,11 +218,11 @@ where
         // Tell firmware a driver owns the device (§8.2.3.1.3).
         let ext = CtrlExt::from_bits_retain(self.read(CTRL_EXT)) | CtrlExt::DRV_LOAD;
         self.write(CTRL_EXT, ext.bits());
-        // §4.6.4: link setup: 10 G serial with auto-negotiation, restart it.
-        let autoc = self.read(AUTOC);
-        let autoc =
-            (autoc & !Autoc::LMS_MASK) | Autoc::LMS_10G_SERIAL_AN | Autoc::RESTART_AN.bits();
-        self.write(AUTOC, autoc);
+        // §4.6.4: link setup. The link mode (AUTOC.LMS) the EEPROM loaded
+        // matches the board's PHY/module (§8.2.3.22.19): keep it and only
+        // restart auto-negotiation (ignored by the modes without it).
+        let autoc = Autoc::from_bits_retain(self.read(AUTOC)) | Autoc::RESTART_AN;
+        self.write(AUTOC, autoc.bits());
         // §4.6.5: statistics registers are clear-on-read: read them all.
         self.stats = Stats::default();
         self.read_stats();

@@ -451,8 +451,19 @@ bitflags::bitflags! {
 impl Autoc {
     /// Link mode select field, bits 15:13.
     pub const LMS_MASK: u32 = 0b111 << 13;
-    /// LMS = 011: 10 G serial / KX4 / KR with auto-negotiation (§8.2.3.22.19).
-    pub const LMS_10G_SERIAL_AN: u32 = 0b011 << 13;
+    /// LMS = 000: 1 GbE link without auto-negotiation (§8.2.3.22.19).
+    pub const LMS_1G_NO_AN: u32 = 0b000 << 13;
+    /// LMS = 001: 10 GbE parallel (KX4/XAUI) without auto-negotiation.
+    pub const LMS_10G_PARALLEL_NO_AN: u32 = 0b001 << 13;
+    /// LMS = 010: 1 GbE link with clause 37 auto-negotiation.
+    pub const LMS_1G_AN: u32 = 0b010 << 13;
+    /// LMS = 011: 10 GbE serial (SFI) without auto-negotiation.
+    pub const LMS_10G_SERIAL: u32 = 0b011 << 13;
+    /// LMS = 100: KX4/KX/KR backplane with clause 73 auto-negotiation.
+    pub const LMS_KX4_KX_KR: u32 = 0b100 << 13;
+    /// LMS = 110: KX4/KX/KR backplane auto-negotiation, 1 GbE with
+    /// clause 37 auto-negotiation.
+    pub const LMS_KX4_KX_KR_1G_AN: u32 = 0b110 << 13;
 
     /// The link mode select field.
     pub const fn lms(self) -> u32 {

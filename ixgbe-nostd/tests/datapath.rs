@@ -598,3 +598,22 @@ fn a_multi_descriptor_frame_is_dropped_whole_and_the_ring_keeps_working() {
     let mut rest: Batch<64> = Batch::new();
     assert_eq!(q.release(&mut rest), 63);
 }
+
+#[test]
+fn bring_up_keeps_the_link_mode_the_eeprom_loaded() {
+    use ixgbe_nostd::regs::{AUTOC, Autoc};
+    for lms in [
+        Autoc::LMS_10G_SERIAL,
+        Autoc::LMS_KX4_KX_KR,
+        Autoc::LMS_1G_AN,
+    ] {
+        let dma = SimDma::new();
+        let dev = I82599::new(dma.clone(), MAC_A);
+        dev.model().eeprom_autoc = lms | 0x1234_0000 & !Autoc::LMS_MASK;
+        let _card: Card = Ixgbe::new(dev.clone(), dma, NoDelay, Config::default()).unwrap();
+        let autoc = dev.model().peek(AUTOC);
+        assert_eq!(autoc & Autoc::LMS_MASK, lms, "LMS kept");
+        assert_eq!(autoc & 0xFFFF_0000, 0x1234_0000 & !Autoc::LMS_MASK);
+        assert!(Autoc::from_bits_retain(autoc).contains(Autoc::RESTART_AN));
+    }
+}

@@ -55,6 +55,7 @@ pub mod reg {
     pub const FCTRL: usize = 0x0_5080;
     pub const HLREG0: usize = 0x0_4240;
     pub const LINKS: usize = 0x0_42A4;
+    pub const AUTOC: usize = 0x0_42A0;
     // 82599 addresses (§8.2.3.7.12, §8.2.3.7.14, §8.2.3.7.15); the 82598
     // ones are aliases, see `canonical`.
     pub const MRQC: usize = 0x0_EC80;
@@ -266,6 +267,10 @@ pub struct Model {
     pub delivered: Vec<u64>,
     /// What the model did.
     pub counters: ModelCounters,
+    /// The AUTOC value the EEPROM auto-read loads at each reset (§8.2.3.22.19:
+    /// the link mode comes from the EEPROM). Default: LMS = 011, 10 GbE
+    /// serial (SFI) without auto-negotiation, as on an SFP+ board.
+    pub eeprom_autoc: u32,
 }
 
 impl Model {
@@ -295,6 +300,7 @@ impl Model {
             vector_interrupts: [0; 16],
             delivered: vec![0; 128],
             counters: ModelCounters::default(),
+            eeprom_autoc: 0b011 << 13,
         };
         m.hard_reset();
         m
@@ -319,6 +325,7 @@ impl Model {
         );
         // §8.2.3.2.1: EEPROM present; ARD sets once the auto-read ends.
         self.w(reg::EEC, 1 << 8);
+        self.w(reg::AUTOC, self.eeprom_autoc);
         // Interrupts masked after reset.
         self.reset_reads = READY_AFTER_READS;
         self.eec_reads = READY_AFTER_READS;
