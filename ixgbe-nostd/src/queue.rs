@@ -105,6 +105,22 @@ fn data_descriptor(addr: u64, len: u32, popts: u32) -> [u64; 2] {
 
 /// Largest frame a single transmit descriptor can carry (DTALEN, §7.2.3.2.4).
 pub const MAX_TX_LEN: u32 = 0x3FFF;
+/// Smallest frame `tx_burst` accepts: the 82599 needs a PAYLEN of at least
+/// 17 bytes (§7.2.3.2.4; Intel's ixgbe driver pads shorter frames to 17 for
+/// this reason). The device pads to 60 bytes itself (HLREG0.TXPADEN).
+pub const MIN_TX_LEN: u32 = 17;
+/// Largest untagged frame `tx_burst` accepts: the card's maximum frame
+/// without FCS, jumbo frames being off (HLREG0.JUMBOEN clear).
+pub const MAX_TX_FRAME: u32 = crate::card::MAX_FRAME_LEN as u32;
+const _: () = assert!(MAX_TX_FRAME + 4 <= MAX_TX_LEN);
+
+/// Whether a frame longer than [`MAX_TX_FRAME`] is an 802.1Q-tagged frame
+/// of at most `MAX_TX_FRAME + 4` bytes (IEEE 802.1Q: the tag adds 4).
+#[cold]
+fn tagged_fits(buf: &PacketBuf) -> bool {
+    let len = buf.len();
+    len > MAX_TX_FRAME && len <= MAX_TX_FRAME + 4 && buf.data().get(12..14) == Some(&[0x81, 0x00])
+}
 
 /// Checksum context the device holds in its context slot 0 (§7.2.3.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -685,7 +701,9 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let tx_ctx = &mut self.tx_ctx;
         let n = bufs.drain_into(usize::MAX, |buf| {
             let len = buf.len();
-            if len.wrapping_sub(1) >= MAX_TX_LEN {
+            // MIN_TX_LEN..=MAX_TX_FRAME in one compare; a longer frame only
+            // with an 802.1Q tag (4 bytes more).
+            if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
                 result = Err(ErrorKind::InvalidArgument);
                 return Err(buf);
             }
@@ -696,6 +714,14 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 }
             } else {
                 let key = Self::tx_context(&buf);
+                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
+                // (§7.2.3.2.3): longer headers cannot be described.
+                if let Some(k) = key {
+                    if k.l3_len > 0x1FF || k.l2_len > 0x7F {
+                        result = Err(ErrorKind::InvalidArgument);
+                        return Err(buf);
+                    }
+                }
                 let need_ctx = key != *tx_ctx;
                 if k + 1 + usize::from(need_ctx) > room {
                     return Err(buf);

@@ -617,3 +617,57 @@ fn bring_up_keeps_the_link_mode_the_eeprom_loaded() {
         assert!(Autoc::from_bits_retain(autoc).contains(Autoc::RESTART_AN));
     }
 }
+
+#[test]
+fn frames_the_device_cannot_send_are_refused_and_stay_in_the_batch() {
+    let (dev, dma, mut card) = card();
+    let mut q = card.queue(0, small_queue()).unwrap();
+    let mut bufs = pool(&dma, 16).into_iter();
+    let mut frame = |len: usize, tagged: bool| {
+        let mut b = bufs.next().unwrap();
+        let mut f = vec![0x11; len];
+        if len >= 14 {
+            f[..6].copy_from_slice(&MAC_B);
+            if tagged {
+                f[12..14].copy_from_slice(&[0x81, 0x00]);
+            }
+        }
+        b.append(&f).unwrap();
+        b
+    };
+    let bad = [
+        frame(16, false),
+        frame(1515, false),
+        frame(1519, true),
+        frame(0, false),
+    ];
+    for b in bad {
+        let len = b.len();
+        let mut one: Batch<2> = batch([b]);
+        assert_eq!(
+            q.tx_burst(&mut one),
+            Err(ErrorKind::InvalidArgument),
+            "{len}"
+        );
+        assert_eq!(one.len(), 1, "{len}: the buffer stays with the caller");
+        assert_eq!(one.get(0).unwrap().len(), len);
+    }
+    // Header lengths the context descriptor cannot hold (IPLEN 9 bits,
+    // MACLEN 7 bits).
+    for (l2, l3) in [(14u8, 0x200u16), (0x80, 20)] {
+        let mut b = frame(60, false);
+        b.tx_mut().flags = TxFlags::IPV4_CSUM;
+        b.tx_mut().l2_len = l2;
+        b.tx_mut().l3_len = l3;
+        let mut one: Batch<2> = batch([b]);
+        assert_eq!(q.tx_burst(&mut one), Err(ErrorKind::InvalidArgument));
+        assert_eq!(one.len(), 1);
+    }
+    // The limits themselves are accepted.
+    let mut ok: Batch<4> = batch([frame(17, false), frame(1514, false), frame(1518, true)]);
+    assert_eq!(q.tx_burst(&mut ok).unwrap(), 3);
+    let sent = dev.take_transmitted();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[1].len(), 1514);
+    assert_eq!(dev.model().counters.dma_faults, 0);
+}

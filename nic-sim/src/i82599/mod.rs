@@ -1396,4 +1396,38 @@ mod tests {
         assert!(m.counters.tx_dropped > 0);
         assert_eq!(m.counters.transmitted, 0);
     }
+
+    #[test]
+    fn ring_bases_near_the_top_of_the_address_space_are_dma_faults() {
+        let dma = SimDma::new();
+        let dev = I82599::new(dma.clone(), [2, 0, 0, 0, 0, 1]);
+        let mut m = dev.model();
+        for _ in 0..READY_AFTER_READS {
+            m.read(reg::CTRL);
+        }
+        m.write(reg::RXCTRL, 1);
+        m.write(reg::DMATXCTL, 1);
+        m.write(reg::FCTRL, 1 << 9);
+        // Transmit: the descriptor's second word would lie past u64::MAX.
+        let tx = reg::tx(0);
+        m.write(tx + reg::BAL, 0xFFFF_FFF8);
+        m.write(tx + reg::BAH, 0xFFFF_FFFF);
+        m.write(tx + reg::LEN, 128);
+        m.write(tx + reg::DCTL, QUEUE_ENABLE);
+        m.write(tx + reg::TAIL, 1);
+        // Receive: the same for the write-back, and a frame spread over
+        // descriptors whose addresses overflow.
+        let rx = reg::rx(0);
+        m.write(rx + reg::BAL, 0xFFFF_FFF8);
+        m.write(rx + reg::BAH, 0xFFFF_FFFF);
+        m.write(rx + reg::LEN, 128);
+        m.write(rx + reg::SRRCTL, 1);
+        m.write(rx + reg::DCTL, QUEUE_ENABLE);
+        m.write(rx + reg::TAIL, 7);
+        m.inject(&[0u8; 60]);
+        m.inject(&[0u8; 1500]);
+        assert!(m.counters.dma_faults >= 2, "{}", m.counters.dma_faults);
+        assert_eq!(m.counters.transmitted, 0);
+        assert_eq!(m.counters.delivered, 0);
+    }
 }
