@@ -100,6 +100,12 @@ pub const FDIR_PERFECT_HW: u32 = 2048;
 pub const FDIR_SIGNATURE_HW: u32 = 8192;
 /// Largest frame without FCS (no jumbo frames).
 pub const MAX_FRAME_LEN: u16 = 1514;
+/// Smallest receive buffer [`CardDriver::queue`] accepts: the largest frame
+/// with a VLAN tag (1514 + 4 bytes; the CRC is stripped, RDRXCTL.CRCSTRIP)
+/// rounded up to SRRCTL.BSIZEPACKET's 1 KB granularity, so every frame fits
+/// one descriptor.
+pub const MIN_RX_BUF_LEN: u32 = 2048;
+const _: () = assert!(MIN_RX_BUF_LEN >= MAX_FRAME_LEN as u32 + 4);
 
 #[derive(Debug, Clone, Copy)]
 struct FdirEntry {
@@ -120,6 +126,9 @@ pub struct Ixgbe<R, D, T, const RXN: usize = 512, const TXN: usize = 512, const 
     mac: MacAddr,
     stats: Stats,
     queues_out: u64,
+    /// CPU address of each handed-out queue's receive ring: identifies the
+    /// driver [`return_queue`](CardDriver::return_queue) is given.
+    rx_rings: [usize; QUEUE_PAIRS as usize],
     etqf_used: u8,
     ftqf_used: u128,
     syn_used: bool,
@@ -148,6 +157,7 @@ where
             mac: MacAddr::default(),
             stats: Stats::default(),
             queues_out: 0,
+            rx_rings: [0; QUEUE_PAIRS as usize],
             etqf_used: 0,
             ftqf_used: 0,
             syn_used: false,
@@ -208,11 +218,11 @@ where
         // Tell firmware a driver owns the device (§8.2.3.1.3).
         let ext = CtrlExt::from_bits_retain(self.read(CTRL_EXT)) | CtrlExt::DRV_LOAD;
         self.write(CTRL_EXT, ext.bits());
-        // §4.6.4: link setup: 10 G serial with auto-negotiation, restart it.
-        let autoc = self.read(AUTOC);
-        let autoc =
-            (autoc & !Autoc::LMS_MASK) | Autoc::LMS_10G_SERIAL_AN | Autoc::RESTART_AN.bits();
-        self.write(AUTOC, autoc);
+        // §4.6.4: link setup. The link mode (AUTOC.LMS) the EEPROM loaded
+        // matches the board's PHY/module (§8.2.3.22.19): keep it and only
+        // restart auto-negotiation (ignored by the modes without it).
+        let autoc = Autoc::from_bits_retain(self.read(AUTOC)) | Autoc::RESTART_AN;
+        self.write(AUTOC, autoc.bits());
         // §4.6.5: statistics registers are clear-on-read: read them all.
         self.stats = Stats::default();
         self.read_stats();
@@ -330,6 +340,19 @@ where
             + u64::from(r.read32(ROC))
             + u64::from(r.read32(ILLERRC));
         let _ = r.read32(ERRBC);
+    }
+
+    /// Clears RXDCTL/TXDCTL.ENABLE of queue `q` and waits for the device to
+    /// read back both clear (§4.6.7.1, §4.6.8.1).
+    fn disable_queue(&mut self, q: usize) -> Result<(), ErrorKind> {
+        let c = Rxdctl::from_bits_retain(self.read(rxdctl(q))) - Rxdctl::ENABLE;
+        self.write(rxdctl(q), c.bits());
+        let t = Txdctl::from_bits_retain(self.read(txdctl(q))) - Txdctl::ENABLE;
+        self.write(txdctl(q), t.bits());
+        self.wait(timeout::QUEUE_US, |r| {
+            !Rxdctl::from_bits_retain(r.read32(rxdctl(q))).contains(Rxdctl::ENABLE)
+                && !Txdctl::from_bits_retain(r.read32(txdctl(q))).contains(Txdctl::ENABLE)
+        })
     }
 
     fn check_queue(&self, queue: u16) -> Result<(), ErrorKind> {
@@ -636,7 +659,13 @@ where
         }
     }
 
+    /// Resets the card (see [`CardDriver::reset`]); `InvalidState` while a
+    /// queue driver is out (not given back with
+    /// [`return_queue`](CardDriver::return_queue)).
     fn reset(&mut self) -> Result<(), ErrorKind> {
+        if self.queues_out != 0 {
+            return Err(ErrorKind::InvalidState);
+        }
         self.bring_up()
     }
 
@@ -683,8 +712,13 @@ where
         if !ring_ok(config.rx_ring, RXN) || !ring_ok(config.tx_ring, TXN) {
             return Err(ErrorKind::InvalidArgument);
         }
+        // SRRCTL.BSIZEPACKET is in 1 KB units, 1..=16 KB (§8.2.3.8.7). A
+        // buffer must hold the largest frame whole: the 82599 spreads a
+        // longer one over several descriptors (§7.1.6), which this driver
+        // does not ask for.
         let kb = config.rx_buf_len / 1024;
-        if !config.rx_buf_len.is_multiple_of(1024) || !(1..=16).contains(&kb) {
+        if !config.rx_buf_len.is_multiple_of(1024) || config.rx_buf_len < MIN_RX_BUF_LEN || kb > 16
+        {
             return Err(ErrorKind::InvalidArgument);
         }
         let q = usize::from(index);
@@ -764,6 +798,7 @@ where
         // Default vector: queue index modulo the vectors.
         self.set_queue_vector(index, index % VECTORS)?;
         self.queues_out |= 1 << index;
+        self.rx_rings[q] = rx_ring.virt().as_ptr() as usize;
         Ok(IxgbeQueue::new(
             self.regs.clone(),
             QueueParts {
@@ -781,15 +816,35 @@ where
 
     fn stop_queue(&mut self, index: u16) -> Result<(), ErrorKind> {
         self.check_queue(index)?;
+        self.disable_queue(usize::from(index))
+    }
+
+    /// Takes back a queue driver (see [`CardDriver::return_queue`]) and
+    /// frees its ring memory once the device has stopped the queue.
+    fn return_queue(&mut self, queue: Self::Queue) -> Result<(), ErrorKind> {
+        let index = nic_traits::QueueDriver::index(&queue);
+        self.check_queue(index)?;
         let q = usize::from(index);
-        let c = Rxdctl::from_bits_retain(self.read(rxdctl(q))) - Rxdctl::ENABLE;
-        self.write(rxdctl(q), c.bits());
-        let t = Txdctl::from_bits_retain(self.read(txdctl(q))) - Txdctl::ENABLE;
-        self.write(txdctl(q), t.bits());
-        self.wait(timeout::QUEUE_US, |r| {
-            !Rxdctl::from_bits_retain(r.read32(rxdctl(q))).contains(Rxdctl::ENABLE)
-                && !Txdctl::from_bits_retain(r.read32(txdctl(q))).contains(Txdctl::ENABLE)
-        })?;
+        // Only the driver this card handed out for `index` is taken back:
+        // its receive ring is the memory the card allocated for it.
+        if self.queues_out & (1 << index) == 0 || self.rx_rings[q] != queue.rx_ring_addr() {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        // On a timeout the driver (and its ring memory) is dropped without
+        // freeing and the index stays taken: the device may still write.
+        self.disable_queue(q)?;
+        let (rx, tx, wb) = queue.into_rings();
+        // SAFETY: the device has stopped the queue (RXDCTL/TXDCTL.ENABLE read
+        // back clear) and the card no longer has the index out, so nothing
+        // gives the device these addresses again before a new `queue`
+        // programs fresh rings.
+        unsafe {
+            self.dma.dealloc(rx);
+            self.dma.dealloc(tx);
+            if let Some(wb) = wb {
+                self.dma.dealloc(wb);
+            }
+        }
         self.queues_out &= !(1 << index);
         Ok(())
     }

@@ -167,9 +167,17 @@ pub mod tx {
 }
 
 /// Converts a descriptor to the two ring words.
+///
+/// `T` must be exactly one descriptor (16 bytes); anything else is refused
+/// at compile time rather than panicking:
+///
+/// ```compile_fail
+/// let _ = ixgbe_nostd::desc::to_words(&0u32);
+/// ```
 pub fn to_words<T: IntoBytes + Immutable>(d: &T) -> [u64; 2] {
+    const { assert!(core::mem::size_of::<T>() == DESC_LEN) };
     let mut w = [0u64; 2];
-    w.as_mut_bytes().copy_from_slice(&d.as_bytes()[..DESC_LEN]);
+    w.as_mut_bytes().copy_from_slice(d.as_bytes());
     w
 }
 

@@ -105,6 +105,22 @@ fn data_descriptor(addr: u64, len: u32, popts: u32) -> [u64; 2] {
 
 /// Largest frame a single transmit descriptor can carry (DTALEN, §7.2.3.2.4).
 pub const MAX_TX_LEN: u32 = 0x3FFF;
+/// Smallest frame `tx_burst` accepts: the 82599 needs a PAYLEN of at least
+/// 17 bytes (§7.2.3.2.4; Intel's ixgbe driver pads shorter frames to 17 for
+/// this reason). The device pads to 60 bytes itself (HLREG0.TXPADEN).
+pub const MIN_TX_LEN: u32 = 17;
+/// Largest untagged frame `tx_burst` accepts: the card's maximum frame
+/// without FCS, jumbo frames being off (HLREG0.JUMBOEN clear).
+pub const MAX_TX_FRAME: u32 = crate::card::MAX_FRAME_LEN as u32;
+const _: () = assert!(MAX_TX_FRAME + 4 <= MAX_TX_LEN);
+
+/// Whether a frame longer than [`MAX_TX_FRAME`] is an 802.1Q-tagged frame
+/// of at most `MAX_TX_FRAME + 4` bytes (IEEE 802.1Q: the tag adds 4).
+#[cold]
+fn tagged_fits(buf: &PacketBuf) -> bool {
+    let len = buf.len();
+    len > MAX_TX_FRAME && len <= MAX_TX_FRAME + 4 && buf.data().get(12..14) == Some(&[0x81, 0x00])
+}
 
 /// Checksum context the device holds in its context slot 0 (§7.2.3.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +252,7 @@ pub struct IxgbeQueue<R, const RXN: usize, const TXN: usize> {
     completion: TxCompletion,
     head_wb: Option<DmaRegion>,
     stopped: bool,
+    rx_chains_dropped: u64,
 }
 
 impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, TXN> {
@@ -259,6 +276,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             completion: p.completion,
             head_wb: p.head_wb,
             stopped: false,
+            rx_chains_dropped: 0,
         }
     }
 
@@ -272,8 +290,16 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         self.tx.len()
     }
 
+    /// CPU address of the receive ring (identifies the driver to its card).
+    pub(crate) fn rx_ring_addr(&self) -> usize {
+        self.rx.region.virt().as_ptr() as usize
+    }
+
     /// Gives back the ring memory after [`release`](QueueDriver::release)
     /// emptied the queue (for the host to free once the queue is stopped).
+    /// The card then keeps the index taken for good; prefer
+    /// [`CardDriver::return_queue`](nic_traits::CardDriver::return_queue),
+    /// which frees the rings and makes the index available again.
     pub fn into_rings(self) -> (DmaRegion, DmaRegion, Option<DmaRegion>) {
         (self.rx.region, self.tx.region, self.head_wb)
     }
@@ -441,6 +467,138 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         result.map(|()| n)
     }
 
+    /// One pass of `rx_burst`: takes completed single-descriptor frames;
+    /// also says whether it stopped at a completed descriptor without EOP.
+    #[inline(always)]
+    fn rx_once<const N: usize>(&mut self, out: &mut Batch<N>) -> (Result<usize, ErrorKind>, bool) {
+        let mask = self.rx.mask;
+        let buf_len = self.rx_buf_len;
+        let ring = self.rx.view;
+        let slots = &mut self.rx_bufs;
+        let mut i = self.rx_next;
+        let posted = self.rx_posted;
+        let mut result = Ok(());
+        let mut chain = false;
+        // `fill_from` asks at most `posted` times and only while `out` has
+        // room, so only posted slots are looked at and every buffer taken
+        // from the ring has a place.
+        let n = out.fill_from(posted, || {
+            let hi = ring.read_hi(i);
+            let status = hi as u32;
+            if status & rx_status::DD == 0 {
+                return None;
+            }
+            // The device writes DD last (§7.1.6.2): read the other word only
+            // after it, ordered by the acquire fence. Both words are local
+            // copies from here on, validated once.
+            fence(Ordering::Acquire);
+            let lo = ring.read_lo(i);
+            let len = (hi >> 32) as u16 as u32;
+            // The first descriptor of a multi-descriptor frame (no EOP,
+            // §7.1.6.2): left for `drop_rx_chain`.
+            if status & rx_status::EOP == 0 {
+                chain = true;
+                return None;
+            }
+            // A length beyond the posted buffer cannot be true: keep the
+            // buffer.
+            if len > buf_len {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            }
+            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
+            // two) and needs no bounds check.
+            let slot = &mut slots[i % RXN];
+            let Some(mut buf) = slot.take() else {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            };
+            // Cannot fail: refill accepted only buffers with room for
+            // `rx_buf_len` bytes.
+            if buf.set_len(len).is_err() {
+                *slot = Some(buf);
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            }
+            *buf.rx_mut() = rx_meta(lo, hi);
+            // Clear DD so a stale write-back is never taken for a new one.
+            ring.clear_hi(i);
+            i = (i + 1) & mask;
+            Some(buf)
+        });
+        self.rx_next = i;
+        self.rx_posted = posted - n;
+        if let Err(e) = result {
+            return (Err(e), false);
+        }
+        // The first slot not posted must not be done: a device that writes
+        // DD there completed a descriptor it was never given.
+        let free = (i + self.rx_posted) & mask;
+        if ring.read_hi(free) as u32 & rx_status::DD != 0 {
+            return (Err(ErrorKind::DeviceFault), false);
+        }
+        (Ok(n), chain)
+    }
+
+    /// Drops the multi-descriptor frame starting at `rx_next` once the
+    /// device has completed all of it (a descriptor with EOP among the
+    /// posted ones, every one before it done): each of its buffers is
+    /// posted again at the tail, one doorbell, and
+    /// [`rx_chains_dropped`](Self::rx_chains_dropped) counts it. Returns
+    /// whether a chain was dropped (`false`: the frame is not complete yet).
+    ///
+    /// The driver never asks for such frames (buffers hold the largest
+    /// frame, [`crate::card::MIN_RX_BUF_LEN`]); without this a device that
+    /// sent one anyway would wedge the ring on its first descriptor.
+    #[cold]
+    fn drop_rx_chain(&mut self) -> bool {
+        let ring = self.rx.view;
+        let mask = ring.mask;
+        let mut k = 0;
+        loop {
+            if k >= self.rx_posted {
+                return false;
+            }
+            let hi = ring.read_hi(self.rx_next + k);
+            if hi as u32 & rx_status::DD == 0 {
+                return false;
+            }
+            k += 1;
+            if hi as u32 & rx_status::EOP != 0 {
+                break;
+            }
+        }
+        fence(Ordering::Acquire);
+        for _ in 0..k {
+            let from = self.rx_next;
+            let buf = self.rx_bufs[from % RXN].take();
+            ring.clear_hi(from);
+            self.rx_next = (from + 1) & mask;
+            // Posted again at the tail: the ring holds as many as before.
+            let to = (self.rx_next + self.rx_posted - 1) & mask;
+            if let Some(buf) = buf {
+                ring.write(to, [buf.phys_addr(), 0]);
+                self.rx_bufs[to % RXN] = Some(buf);
+            } else {
+                // No buffer behind a posted slot cannot happen (refill fills
+                // both together); the slot simply leaves the ring.
+                self.rx_posted -= 1;
+            }
+        }
+        self.rx_chains_dropped += 1;
+        fence(Ordering::Release);
+        let tail = (self.rx_next + self.rx_posted) & mask;
+        self.regs
+            .write32(regs::rdt(usize::from(self.index)), tail as u32);
+        true
+    }
+
+    /// Multi-descriptor receive frames dropped whole (see
+    /// [`QueueDriver::rx_burst`]); their buffers went back to the ring.
+    pub fn rx_chains_dropped(&self) -> u64 {
+        self.rx_chains_dropped
+    }
+
     /// Completed transmit slots according to the head write-back, validated.
     fn tx_done_by_head(&self) -> Result<usize, ErrorKind> {
         let Some(wb) = &self.head_wb else {
@@ -477,64 +635,16 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mask = self.rx.mask;
-        let buf_len = self.rx_buf_len;
-        let ring = self.rx.view;
-        let slots = &mut self.rx_bufs;
-        let mut i = self.rx_next;
-        let posted = self.rx_posted;
-        let mut result = Ok(());
-        // `fill_from` asks at most `posted` times and only while `out` has
-        // room, so only posted slots are looked at and every buffer taken
-        // from the ring has a place.
-        let n = out.fill_from(posted, || {
-            let hi = ring.read_hi(i);
-            let status = hi as u32;
-            if status & rx_status::DD == 0 {
-                return None;
+        let mut total = 0;
+        loop {
+            let (n, chain) = self.rx_once(out);
+            total += n?;
+            // A frame spread over several descriptors: drop it whole (its
+            // buffers go back to the ring) and go on receiving.
+            if !chain || !self.drop_rx_chain() {
+                return Ok(total);
             }
-            // The device writes DD last (§7.1.6.2): read the other word only
-            // after it, ordered by the acquire fence. Both words are local
-            // copies from here on, validated once.
-            fence(Ordering::Acquire);
-            let lo = ring.read_lo(i);
-            let len = (hi >> 32) as u16 as u32;
-            // Multi-descriptor frames are never enabled and a length beyond
-            // the posted buffer cannot be true: keep the buffer.
-            if status & rx_status::EOP == 0 || len > buf_len {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            }
-            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
-            // two) and needs no bounds check.
-            let slot = &mut slots[i % RXN];
-            let Some(mut buf) = slot.take() else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            // Cannot fail: refill accepted only buffers with room for
-            // `rx_buf_len` bytes.
-            if buf.set_len(len).is_err() {
-                *slot = Some(buf);
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            }
-            *buf.rx_mut() = rx_meta(lo, hi);
-            // Clear DD so a stale write-back is never taken for a new one.
-            ring.clear_hi(i);
-            i = (i + 1) & mask;
-            Some(buf)
-        });
-        self.rx_next = i;
-        self.rx_posted = posted - n;
-        result?;
-        // The first slot not posted must not be done: a device that writes
-        // DD there completed a descriptor it was never given.
-        let free = (i + self.rx_posted) & mask;
-        if ring.read_hi(free) as u32 & rx_status::DD != 0 {
-            return Err(ErrorKind::DeviceFault);
         }
-        Ok(n)
     }
 
     fn refill<const N: usize>(&mut self, bufs: &mut Batch<N>) -> Result<usize, ErrorKind> {
@@ -591,7 +701,9 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let tx_ctx = &mut self.tx_ctx;
         let n = bufs.drain_into(usize::MAX, |buf| {
             let len = buf.len();
-            if len.wrapping_sub(1) >= MAX_TX_LEN {
+            // MIN_TX_LEN..=MAX_TX_FRAME in one compare; a longer frame only
+            // with an 802.1Q tag (4 bytes more).
+            if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
                 result = Err(ErrorKind::InvalidArgument);
                 return Err(buf);
             }
@@ -602,6 +714,14 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 }
             } else {
                 let key = Self::tx_context(&buf);
+                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
+                // (§7.2.3.2.3): longer headers cannot be described.
+                if let Some(k) = key {
+                    if k.l3_len > 0x1FF || k.l2_len > 0x7F {
+                        result = Err(ErrorKind::InvalidArgument);
+                        return Err(buf);
+                    }
+                }
                 let need_ctx = key != *tx_ctx;
                 if k + 1 + usize::from(need_ctx) > room {
                     return Err(buf);
@@ -721,7 +841,19 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         Ok(())
     }
 
+    /// Takes back every buffer (see [`QueueDriver::release`]) once the
+    /// device has stopped the queue: while RXDCTL.ENABLE or TXDCTL.ENABLE
+    /// still reads set, the device may write posted buffers, so nothing is
+    /// moved and 0 is returned.
     fn release<const N: usize>(&mut self, out: &mut Batch<N>) -> usize {
+        let q = usize::from(self.index);
+        let rx_on = regs::Rxdctl::from_bits_retain(self.regs.read32(regs::rxdctl(q)))
+            .contains(regs::Rxdctl::ENABLE);
+        let tx_on = regs::Txdctl::from_bits_retain(self.regs.read32(regs::txdctl(q)))
+            .contains(regs::Txdctl::ENABLE);
+        if rx_on || tx_on {
+            return 0;
+        }
         self.stopped = true;
         let mut n = 0;
         for slot in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {

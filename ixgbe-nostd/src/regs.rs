@@ -67,8 +67,9 @@ pub const MAXFRS: usize = 0x0_4268;
 pub const AUTOC: usize = 0x0_42A0;
 /// Link Status (§8.2.3.22.20).
 pub const LINKS: usize = 0x0_42A4;
-/// Multiple Receive Queues Command (§8.2.3.7.12).
-pub const MRQC: usize = 0x0_5818;
+/// Multiple Receive Queues Command (§8.2.3.7.12). The 82598's address,
+/// 0x05818, is decoded too; this is the 82599's.
+pub const MRQC: usize = 0x0_EC80;
 /// DMA Tx Control (§8.2.3.9.10).
 pub const DMATXCTL: usize = 0x0_4A80;
 /// DMA Tx TCP Max Allow Size Requests (§8.2.3.9.1).
@@ -90,11 +91,11 @@ pub const fn rah(n: usize) -> usize {
 }
 /// Redirection table register `n` (0..32), four 8-bit entries each (§8.2.3.7.14).
 pub const fn reta(n: usize) -> usize {
-    0x0_5C00 + 4 * n
+    0x0_EB00 + 4 * n
 }
 /// RSS Random Key register `n` (0..10) (§8.2.3.7.15).
 pub const fn rssrk(n: usize) -> usize {
-    0x0_5C80 + 4 * n
+    0x0_EB80 + 4 * n
 }
 /// EType Queue Filter `n` (0..8) (§8.2.3.7.21).
 pub const fn etqf(n: usize) -> usize {
@@ -281,7 +282,7 @@ const _: () = assert!(rxdctl(127) == 0xDFE8 && srrctl(0) == 0x1014);
 const _: () = assert!(tdbal(127) == 0x7FC0 && tdwbah(127) == 0x7FFC);
 const _: () = assert!(eitr(23) == 0x87C && eitr(24) == 0x12300);
 const _: () = assert!(ivar(63) == 0x9FC);
-const _: () = assert!(reta(31) == 0x5C7C && rssrk(9) == 0x5CA4);
+const _: () = assert!(reta(31) == 0xEB7C && rssrk(9) == 0xEBA4 && MRQC == 0xEC80);
 const _: () = assert!(ftqf(127) == 0xE7FC && l34t_imir(127) == 0xE9FC);
 
 bitflags::bitflags! {
@@ -450,8 +451,19 @@ bitflags::bitflags! {
 impl Autoc {
     /// Link mode select field, bits 15:13.
     pub const LMS_MASK: u32 = 0b111 << 13;
-    /// LMS = 011: 10 G serial / KX4 / KR with auto-negotiation (§8.2.3.22.19).
-    pub const LMS_10G_SERIAL_AN: u32 = 0b011 << 13;
+    /// LMS = 000: 1 GbE link without auto-negotiation (§8.2.3.22.19).
+    pub const LMS_1G_NO_AN: u32 = 0b000 << 13;
+    /// LMS = 001: 10 GbE parallel (KX4/XAUI) without auto-negotiation.
+    pub const LMS_10G_PARALLEL_NO_AN: u32 = 0b001 << 13;
+    /// LMS = 010: 1 GbE link with clause 37 auto-negotiation.
+    pub const LMS_1G_AN: u32 = 0b010 << 13;
+    /// LMS = 011: 10 GbE serial (SFI) without auto-negotiation.
+    pub const LMS_10G_SERIAL: u32 = 0b011 << 13;
+    /// LMS = 100: KX4/KX/KR backplane with clause 73 auto-negotiation.
+    pub const LMS_KX4_KX_KR: u32 = 0b100 << 13;
+    /// LMS = 110: KX4/KX/KR backplane auto-negotiation, 1 GbE with
+    /// clause 37 auto-negotiation.
+    pub const LMS_KX4_KX_KR_1G_AN: u32 = 0b110 << 13;
 
     /// The link mode select field.
     pub const fn lms(self) -> u32 {

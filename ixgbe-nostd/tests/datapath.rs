@@ -286,6 +286,7 @@ fn done_on_an_unposted_descriptor_is_a_device_fault() {
     let mut out: Batch<8> = Batch::new();
     assert_eq!(q.rx_burst(&mut out), Err(ErrorKind::DeviceFault));
     assert_eq!(out.len(), 1);
+    card.stop_queue(0).unwrap();
     let mut rest: Batch<8> = Batch::new();
     assert_eq!(q.release(&mut rest), 3);
 }
@@ -341,13 +342,63 @@ fn bad_queue_requests_are_refused() {
         card.queue(0, bad(64, 1000)).err(),
         Some(ErrorKind::InvalidArgument)
     );
-    let _q = card.queue(0, small_queue()).unwrap();
+    // 1 KB buffers cannot hold a full-size frame in one descriptor.
+    assert_eq!(
+        card.queue(0, bad(64, 1024)).err(),
+        Some(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(
+        card.queue(0, bad(64, 17 * 1024)).err(),
+        Some(ErrorKind::InvalidArgument)
+    );
+    let q = card.queue(0, small_queue()).unwrap();
     assert_eq!(
         card.queue(0, small_queue()).err(),
         Some(ErrorKind::InvalidState)
     );
     card.stop_queue(0).unwrap();
+    card.return_queue(q).unwrap();
     assert!(card.queue(0, small_queue()).is_ok());
+}
+
+#[test]
+fn an_index_is_handed_out_again_only_after_its_driver_came_back() {
+    let (dev, dma, mut card) = card();
+    let mut old = queue_with_buffers(&mut card, &dma, 0);
+    // Stopping the queue keeps the index taken while the old driver lives:
+    // otherwise the old driver's doorbells would move a new ring's tail.
+    card.stop_queue(0).unwrap();
+    assert_eq!(
+        card.queue(0, small_queue()).err(),
+        Some(ErrorKind::InvalidState)
+    );
+    assert_eq!(card.reset(), Err(ErrorKind::InvalidState));
+    // A driver of another card (same index) is not taken back.
+    let (_dev_b, _dma_b, mut card_b) = card_with(MAC_B, Config::default());
+    let foreign = card_b.queue(0, small_queue()).unwrap();
+    assert_eq!(card.return_queue(foreign), Err(ErrorKind::InvalidArgument));
+    let mut rest: Batch<512> = Batch::new();
+    assert!(old.release(&mut rest) > 0);
+    card.return_queue(old).unwrap();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    dev.inject(&udp(MAC_A, 1, 2));
+    assert_eq!(drain(&mut q).len(), 1);
+    assert_eq!(dev.model().counters.dma_faults, 0);
+}
+
+#[test]
+fn release_keeps_the_buffers_while_the_device_runs_the_queue() {
+    let (dev, dma, mut card) = card();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    let posted = q.rx_ring_len() - 1 - q.rx_free();
+    let mut out: Batch<512> = Batch::new();
+    assert_eq!(q.release(&mut out), 0);
+    assert!(out.is_empty());
+    // The queue still works: nothing was taken from under the device.
+    dev.inject(&udp(MAC_A, 1, 2));
+    assert_eq!(drain(&mut q).len(), 1);
+    card.stop_queue(0).unwrap();
+    assert_eq!(q.release(&mut out), posted - 1);
 }
 
 #[test]
@@ -377,7 +428,9 @@ fn queue_interrupts_follow_ivar_and_eims() {
 #[test]
 fn reset_brings_the_card_back() {
     let (dev, dma, mut card) = card();
-    let _q = card.queue(0, small_queue()).unwrap();
+    let q = card.queue(0, small_queue()).unwrap();
+    assert_eq!(card.reset(), Err(ErrorKind::InvalidState));
+    card.return_queue(q).unwrap();
     card.reset().unwrap();
     assert_eq!(card.mac_address().0, MAC_A);
     let mut q = queue_with_buffers(&mut card, &dma, 0);
@@ -510,4 +563,111 @@ fn moderation_holds_interrupts_and_low_latency_filters_bypass_it() {
     dev.inject(&udp(MAC_A, 9, 7));
     assert_eq!(dev.model().vector_interrupts[2], 5);
     assert_eq!(drain(&mut q).len(), 9);
+}
+
+#[test]
+fn a_multi_descriptor_frame_is_dropped_whole_and_the_ring_keeps_working() {
+    let (dev, dma, mut card) = card();
+    let mut q = queue_with_buffers(&mut card, &dma, 0);
+    let free = q.rx_free();
+    // Force 1 KB receive buffers behind the driver's back: the device then
+    // spreads a full-size frame over two descriptors, EOP on the second.
+    {
+        let mut m = dev.model();
+        let srr = m.read(ixgbe_nostd::regs::srrctl(0));
+        m.write(ixgbe_nostd::regs::srrctl(0), (srr & !0x1F) | 1);
+    }
+    let mut big = vec![0x5a; 1514];
+    big[..6].copy_from_slice(&MAC_A);
+    big[12..14].copy_from_slice(&[0x88, 0xb5]);
+    for round in 0..3u16 {
+        dev.inject(&big);
+        dev.inject(&udp(MAC_A, round, 2));
+        let got = drain(&mut q);
+        assert_eq!(got.len(), 1, "round {round}: the small frame arrives");
+        assert_eq!(got[0].data(), &udp(MAC_A, round, 2)[..]);
+        assert_eq!(q.rx_chains_dropped(), u64::from(round) + 1);
+        // The chain's two buffers went back to the ring: only the frame
+        // handed out left it.
+        assert_eq!(q.rx_free(), free + 1);
+        let mut back: Batch<1> = batch(got);
+        assert_eq!(q.refill(&mut back).unwrap(), 1);
+    }
+    assert_eq!(dev.model().counters.dma_faults, 0);
+    card.stop_queue(0).unwrap();
+    let mut rest: Batch<64> = Batch::new();
+    assert_eq!(q.release(&mut rest), 63);
+}
+
+#[test]
+fn bring_up_keeps_the_link_mode_the_eeprom_loaded() {
+    use ixgbe_nostd::regs::{AUTOC, Autoc};
+    for lms in [
+        Autoc::LMS_10G_SERIAL,
+        Autoc::LMS_KX4_KX_KR,
+        Autoc::LMS_1G_AN,
+    ] {
+        let dma = SimDma::new();
+        let dev = I82599::new(dma.clone(), MAC_A);
+        dev.model().eeprom_autoc = lms | 0x1234_0000 & !Autoc::LMS_MASK;
+        let _card: Card = Ixgbe::new(dev.clone(), dma, NoDelay, Config::default()).unwrap();
+        let autoc = dev.model().peek(AUTOC);
+        assert_eq!(autoc & Autoc::LMS_MASK, lms, "LMS kept");
+        assert_eq!(autoc & 0xFFFF_0000, 0x1234_0000 & !Autoc::LMS_MASK);
+        assert!(Autoc::from_bits_retain(autoc).contains(Autoc::RESTART_AN));
+    }
+}
+
+#[test]
+fn frames_the_device_cannot_send_are_refused_and_stay_in_the_batch() {
+    let (dev, dma, mut card) = card();
+    let mut q = card.queue(0, small_queue()).unwrap();
+    let mut bufs = pool(&dma, 16).into_iter();
+    let mut frame = |len: usize, tagged: bool| {
+        let mut b = bufs.next().unwrap();
+        let mut f = vec![0x11; len];
+        if len >= 14 {
+            f[..6].copy_from_slice(&MAC_B);
+            if tagged {
+                f[12..14].copy_from_slice(&[0x81, 0x00]);
+            }
+        }
+        b.append(&f).unwrap();
+        b
+    };
+    let bad = [
+        frame(16, false),
+        frame(1515, false),
+        frame(1519, true),
+        frame(0, false),
+    ];
+    for b in bad {
+        let len = b.len();
+        let mut one: Batch<2> = batch([b]);
+        assert_eq!(
+            q.tx_burst(&mut one),
+            Err(ErrorKind::InvalidArgument),
+            "{len}"
+        );
+        assert_eq!(one.len(), 1, "{len}: the buffer stays with the caller");
+        assert_eq!(one.get(0).unwrap().len(), len);
+    }
+    // Header lengths the context descriptor cannot hold (IPLEN 9 bits,
+    // MACLEN 7 bits).
+    for (l2, l3) in [(14u8, 0x200u16), (0x80, 20)] {
+        let mut b = frame(60, false);
+        b.tx_mut().flags = TxFlags::IPV4_CSUM;
+        b.tx_mut().l2_len = l2;
+        b.tx_mut().l3_len = l3;
+        let mut one: Batch<2> = batch([b]);
+        assert_eq!(q.tx_burst(&mut one), Err(ErrorKind::InvalidArgument));
+        assert_eq!(one.len(), 1);
+    }
+    // The limits themselves are accepted.
+    let mut ok: Batch<4> = batch([frame(17, false), frame(1514, false), frame(1518, true)]);
+    assert_eq!(q.tx_burst(&mut ok).unwrap(), 3);
+    let sent = dev.take_transmitted();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[1].len(), 1514);
+    assert_eq!(dev.model().counters.dma_faults, 0);
 }

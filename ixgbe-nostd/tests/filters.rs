@@ -458,3 +458,29 @@ fn queue_setup_frees_rings_when_memory_runs_out() {
     assert_eq!(card.queue(0, qc).err(), Some(ErrorKind::NoResources));
     assert_eq!(dma.live_regions(), 0);
 }
+
+#[test]
+fn rss_is_programmed_at_the_82599_addresses() {
+    let (dev, _dma, mut card) = card();
+    card.set_rss(&RssConfig {
+        key: &MS_KEY,
+        reta: &[1, 2, 3, 4],
+        fields: RssHashFields::IPV4,
+    })
+    .unwrap();
+    let m = dev.model();
+    // §8.2.3.7.12: MRQC at 0x0EC80, MRQE = 1 (RSS).
+    assert_eq!(m.peek(0x0_EC80) & 0xF, 1);
+    // §8.2.3.7.14: RETA(0) at 0x0EB00, entries 0..4 in bytes 0..4.
+    assert_eq!(m.peek(0x0_EB00), 0x0403_0201);
+    // §8.2.3.7.15: RSSRK(0) at 0x0EB80, key bytes 0..4, byte 0 lowest.
+    assert_eq!(
+        m.peek(0x0_EB80),
+        u32::from_le_bytes([MS_KEY[0], MS_KEY[1], MS_KEY[2], MS_KEY[3]])
+    );
+    drop(m);
+    // The model also decodes the 82598-compatible addresses.
+    assert_eq!(dev.model().read(0x0_5C00), 0x0403_0201);
+    dev.model().write(0x0_5818, 0);
+    assert_eq!(dev.model().peek(0x0_EC80), 0);
+}

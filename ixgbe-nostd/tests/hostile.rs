@@ -50,7 +50,10 @@ fn random_receive_write_backs_never_lose_or_duplicate_a_buffer() {
                 } else {
                     rng.next()
                 };
-                dma.write_u64(base + 16 * slot + 8 * word, v).unwrap();
+                // SAFETY: the driver touches its ring only through raw
+                // pointers (volatile), so no reference into it is live; the
+                // test is single-threaded.
+                unsafe { dma.write_u64(base + 16 * slot + 8 * word, v) }.unwrap();
             }
             let mut out: Batch<16> = Batch::new();
             let r = q.rx_burst(&mut out);
@@ -138,11 +141,15 @@ fn random_transmit_completions_never_lose_or_duplicate_a_buffer() {
                     let slot = rng.next() % 64;
                     // Random words, half of them with STA.DD set.
                     let v = rng.next() | ((rng.next() & 1) << 32);
-                    dma.write_u64(base + 16 * slot + 8, v).unwrap();
+                    // SAFETY: as in the receive test: the ring is reached
+                    // only through raw pointers.
+                    unsafe { dma.write_u64(base + 16 * slot + 8, v) }.unwrap();
                 }
                 if completion == TxCompletion::HeadWriteBack {
                     let head = (rng.next() % 80) as u32;
-                    dma.write(wb, &head.to_le_bytes()).unwrap();
+                    // SAFETY: the driver reads the write-back area only
+                    // through a raw pointer (volatile).
+                    unsafe { dma.write(wb, &head.to_le_bytes()) }.unwrap();
                 }
                 let mut done: Batch<16> = Batch::new();
                 match q.tx_reclaim(&mut done) {

@@ -114,36 +114,73 @@ impl SimDma {
     }
 
     /// Device read: copies `out.len()` bytes from physical address `phys`.
-    pub fn read(&self, phys: PhysAddr, out: &mut [u8]) -> Result<(), DmaFault> {
+    ///
+    /// An access outside every live region is refused and recorded as a
+    /// [`DmaFault`].
+    ///
+    /// # Safety
+    /// For the duration of the call, no Rust reference (`&` or `&mut`) to
+    /// any byte of `[phys, phys + out.len())` may be live, and no other
+    /// thread may write those bytes: the device side reads memory the host
+    /// owns. This is what a device model relies on — the driver hands the
+    /// device only descriptors and buffers it owns and touches descriptors
+    /// only through raw pointers with volatile access.
+    pub unsafe fn read(&self, phys: PhysAddr, out: &mut [u8]) -> Result<(), DmaFault> {
         let mut reg = self.lock();
         let src = Self::translate(&mut reg, phys, out.len())?;
         // SAFETY: `translate` checked that the range lies in a live
-        // allocation; `out` is a distinct Rust buffer. The host may access the
-        // same memory as a real CPU would alongside a device; the simulator
-        // calls this from the thread that drives the model.
+        // allocation; `out` is a distinct Rust buffer; the caller guarantees
+        // no reference to the source range is live and no thread writes it.
         unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
         Ok(())
     }
 
     /// Device write: copies `data` to physical address `phys`.
-    pub fn write(&self, phys: PhysAddr, data: &[u8]) -> Result<(), DmaFault> {
+    ///
+    /// An access outside every live region is refused and recorded as a
+    /// [`DmaFault`]. Safe code cannot call it:
+    ///
+    /// ```compile_fail
+    /// # use nic_sim::SimDma;
+    /// # use nic_traits::Dma;
+    /// let dma = SimDma::new();
+    /// let region = dma.alloc(64, 64).unwrap();
+    /// let _ = dma.write(region.phys(), &[1]);
+    /// ```
+    ///
+    /// # Safety
+    /// For the duration of the call, no Rust reference (`&` or `&mut`) to
+    /// any byte of `[phys, phys + data.len())` may be live, and no other
+    /// thread may access those bytes (see [`read`](Self::read)).
+    pub unsafe fn write(&self, phys: PhysAddr, data: &[u8]) -> Result<(), DmaFault> {
         let mut reg = self.lock();
         let dst = Self::translate(&mut reg, phys, data.len())?;
-        // SAFETY: as in `read`.
+        // SAFETY: `translate` checked that the range lies in a live
+        // allocation; `data` is a distinct Rust buffer; the caller
+        // guarantees no reference to the target range is live and no other
+        // thread accesses it.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
         Ok(())
     }
 
     /// Reads a little-endian `u64` (descriptor words are little-endian on the 82599).
-    pub fn read_u64(&self, phys: PhysAddr) -> Result<u64, DmaFault> {
+    ///
+    /// # Safety
+    /// As for [`read`](Self::read), for the 8 bytes at `phys`.
+    pub unsafe fn read_u64(&self, phys: PhysAddr) -> Result<u64, DmaFault> {
         let mut b = [0u8; 8];
-        self.read(phys, &mut b)?;
+        // SAFETY: the caller's contract covers these 8 bytes.
+        unsafe { self.read(phys, &mut b)? };
         Ok(u64::from_le_bytes(b))
     }
 
     /// Writes a little-endian `u64`.
-    pub fn write_u64(&self, phys: PhysAddr, value: u64) -> Result<(), DmaFault> {
-        self.write(phys, &value.to_le_bytes())
+    ///
+    /// # Safety
+    /// As for [`write`](Self::write), for the 8 bytes at `phys`.
+    pub unsafe fn write_u64(&self, phys: PhysAddr, value: u64) -> Result<(), DmaFault> {
+        // SAFETY: the caller's contract covers these 8 bytes.
+        unsafe { self.write(phys, &value.to_le_bytes()) }
     }
 
     /// Faults recorded so far (accesses refused), oldest first.
@@ -222,22 +259,30 @@ mod tests {
         assert!(region.phys() >= SimDma::PHYS_BASE);
         region.as_mut_slice()[10] = 0xab;
         let mut b = [0u8; 1];
-        dma.read(region.phys() + 10, &mut b).unwrap();
-        assert_eq!(b[0], 0xab);
-        dma.write_u64(region.phys() + 248, 0x0102_0304_0506_0708)
-            .unwrap();
+        // SAFETY: no reference into the region
+        // is live during the calls; the test is single-threaded.
+        unsafe {
+            dma.read(region.phys() + 10, &mut b).unwrap();
+            assert_eq!(b[0], 0xab);
+            dma.write_u64(region.phys() + 248, 0x0102_0304_0506_0708)
+                .unwrap();
+        }
         assert_eq!(region.as_slice()[248], 0x08);
-        // Past the end, a virtual address, or an overflowing range: refused and recorded.
-        assert!(dma.read(region.phys() + 250, &mut [0u8; 8]).is_err());
         let virt = region.virt().as_ptr() as u64;
-        assert!(dma.write(virt, &[1]).is_err());
-        assert!(dma.read(u64::MAX - 2, &mut [0u8; 8]).is_err());
+        // Past the end, a virtual address, or an overflowing range: refused and recorded.
+        // SAFETY: as above.
+        unsafe {
+            assert!(dma.read(region.phys() + 250, &mut [0u8; 8]).is_err());
+            assert!(dma.write(virt, &[1]).is_err());
+            assert!(dma.read(u64::MAX - 2, &mut [0u8; 8]).is_err());
+        }
         assert_eq!(dma.faults().len(), 3);
         assert_eq!(dma.virt_to_phys(region.virt()), Some(region.phys()));
         let phys = region.phys();
         // SAFETY: no device uses the region.
         unsafe { dma.dealloc(region) };
-        assert!(dma.read(phys, &mut b).is_err());
+        // SAFETY: the range belongs to no live region, so nothing refers to it.
+        assert!(unsafe { dma.read(phys, &mut b) }.is_err());
         assert_eq!(dma.live_regions(), 0);
     }
 

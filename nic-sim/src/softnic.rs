@@ -259,7 +259,7 @@ impl Ring {
 
 #[derive(Debug)]
 struct QueueState {
-    /// Cleared by `stop_queue` and `reset`: the device no longer touches the rings.
+    /// Cleared by `stop_queue` and `return_queue`: the device no longer touches the rings.
     running: bool,
     rx: Ring,
     tx: Ring,
@@ -600,10 +600,9 @@ impl CardDriver for SoftNic {
 
     fn reset(&mut self) -> Result<(), ErrorKind> {
         let mut dev = lock(&self.dev);
-        for slot in &mut dev.queues {
-            if let Some(q) = slot.state.take() {
-                lock(&q).running = false;
-            }
+        // As the contract asks: no reset while a queue driver is out.
+        if dev.queues.iter().any(|s| s.state.is_some()) {
+            return Err(ErrorKind::InvalidState);
         }
         for (i, slot) in dev.queues.iter_mut().enumerate() {
             slot.vector = i as u16;
@@ -669,9 +668,30 @@ impl CardDriver for SoftNic {
             .queues
             .get_mut(usize::from(index))
             .ok_or(ErrorKind::InvalidArgument)?;
-        let q = slot.state.take().ok_or(ErrorKind::InvalidState)?;
-        lock(&q).running = false;
+        // The index stays taken until the driver is given back.
+        let q = slot.state.as_ref().ok_or(ErrorKind::InvalidState)?;
+        let mut q = lock(q);
+        if !q.running {
+            return Err(ErrorKind::InvalidState);
+        }
+        q.running = false;
         Ok(())
+    }
+
+    fn return_queue(&mut self, queue: SoftQueue) -> Result<(), ErrorKind> {
+        let mut dev = lock(&self.dev);
+        let slot = dev
+            .queues
+            .get_mut(usize::from(queue.index))
+            .ok_or(ErrorKind::InvalidArgument)?;
+        match &slot.state {
+            Some(s) if Arc::ptr_eq(s, &queue.state) => {
+                lock(s).running = false;
+                slot.state = None;
+                Ok(())
+            }
+            _ => Err(ErrorKind::InvalidArgument),
+        }
     }
 
     fn filter_capacity(&self, _class: FilterClass) -> FilterCapacity {
@@ -788,8 +808,12 @@ impl QueueDriver for SoftQueue {
         Ok(())
     }
 
+    /// Takes back every buffer once the queue is stopped (0 before).
     fn release<const N: usize>(&mut self, out: &mut Batch<N>) -> usize {
         let mut q = self.lock();
+        if q.running {
+            return 0;
+        }
         let n = q.rx.release(out);
         n + q.tx.release(out)
     }
@@ -1004,10 +1028,12 @@ mod tests {
         assert_eq!(nic.queue(1, cfg).unwrap_err(), ErrorKind::InvalidArgument);
         let bad = QueueConfig { rx_ring: 1, ..cfg };
         assert_eq!(nic.queue(0, bad).unwrap_err(), ErrorKind::InvalidArgument);
-        let _q = nic.queue(0, cfg).unwrap();
+        let q = nic.queue(0, cfg).unwrap();
         assert_eq!(nic.queue(0, cfg).unwrap_err(), ErrorKind::InvalidState);
         assert_eq!(nic.stop_queue(3), Err(ErrorKind::InvalidArgument));
         nic.stop_queue(0).unwrap();
+        assert_eq!(nic.stop_queue(0), Err(ErrorKind::InvalidState));
+        nic.return_queue(q).unwrap();
         assert_eq!(nic.stop_queue(0), Err(ErrorKind::InvalidState));
         assert!(nic.queue(0, cfg).is_ok());
         for class in FilterClass::ALL {
@@ -1097,7 +1123,7 @@ mod tests {
     }
 
     #[test]
-    fn reset_stops_queues_clears_counters_and_release_still_returns_buffers() {
+    fn reset_waits_for_queue_drivers_and_release_waits_for_stop() {
         let mut nic = SoftNic::new(SoftNicConfig::default(), Port::Host);
         let mut q = nic.queue(0, QueueConfig::default()).unwrap();
         let dma = SimDma::new();
@@ -1106,15 +1132,28 @@ mod tests {
         nic.inject(&frame(nic.mac_address(), 1, 60));
         nic.poll_device(0);
         assert_eq!(nic.stats().rx_packets, 1);
-        nic.reset().unwrap();
-        assert_eq!(nic.stats(), Stats::default());
-        // The old queue is out of the device: frames are missed, not delivered.
+        // A driver is out: no reset, and release moves nothing while it runs.
+        assert_eq!(nic.reset(), Err(ErrorKind::InvalidState));
+        let mut out: Batch<8> = Batch::new();
+        assert_eq!(q.release(&mut out), 0);
+        nic.stop_queue(0).unwrap();
+        // Stopped but not given back: the index stays taken.
+        assert_eq!(
+            nic.queue(0, QueueConfig::default()).err(),
+            Some(ErrorKind::InvalidState)
+        );
         nic.inject(&frame(nic.mac_address(), 2, 60));
         nic.poll_device(1);
         assert_eq!(nic.stats().rx_missed, 1);
-        let mut out: Batch<8> = Batch::new();
         assert_eq!(q.release(&mut out), 4);
         assert_eq!(out.get(0).unwrap().data()[20], 1);
+        // A driver of another card is refused.
+        let mut other = SoftNic::new(SoftNicConfig::default(), Port::Host);
+        let foreign = other.queue(0, QueueConfig::default()).unwrap();
+        assert_eq!(nic.return_queue(foreign), Err(ErrorKind::InvalidArgument));
+        nic.return_queue(q).unwrap();
+        nic.reset().unwrap();
+        assert_eq!(nic.stats(), Stats::default());
         assert!(nic.queue(0, QueueConfig::default()).is_ok());
     }
 

@@ -160,6 +160,9 @@ mod broken {
         fn stop_queue(&mut self, index: u16) -> Result<(), ErrorKind> {
             self.inner.stop_queue(index)
         }
+        fn return_queue(&mut self, queue: Queue) -> Result<(), ErrorKind> {
+            self.inner.return_queue(queue.inner)
+        }
         fn filter_capacity(&self, class: FilterClass) -> FilterCapacity {
             self.inner.filter_capacity(class)
         }

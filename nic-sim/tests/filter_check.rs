@@ -79,6 +79,13 @@ impl CardDriver for Card {
             .ok_or(ErrorKind::InvalidArgument)?;
         nic.stop_queue(0)
     }
+    fn return_queue(&mut self, queue: Queue) -> Result<(), ErrorKind> {
+        let nic = self
+            .nics
+            .get_mut(usize::from(queue.index))
+            .ok_or(ErrorKind::InvalidArgument)?;
+        nic.return_queue(queue.inner)
+    }
     fn filter_capacity(&self, class: FilterClass) -> FilterCapacity {
         match class {
             FilterClass::EtherType => FilterCapacity {

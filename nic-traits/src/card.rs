@@ -205,8 +205,12 @@ pub trait CardDriver: ErrorType {
     fn info(&self) -> CardInfo;
 
     /// Resets the device and brings it up again with the current settings.
-    /// Queue drivers handed out before are invalid afterwards: release their
-    /// buffers first.
+    ///
+    /// A card whose queue drivers touch device registers fails with
+    /// `InvalidState` while any queue driver it handed out has not been
+    /// given back with [`return_queue`](Self::return_queue): a reset would
+    /// otherwise leave that driver ringing doorbells of a ring it no longer
+    /// owns.
     fn reset(&mut self) -> Result<(), Self::Error>;
 
     /// The card's MAC address.
@@ -222,13 +226,34 @@ pub trait CardDriver: ErrorType {
     fn stats(&mut self) -> Stats;
 
     /// Sets up queue pair `index` and hands out its driver. Each index is
-    /// handed out at most once until [`stop_queue`](Self::stop_queue).
+    /// handed out at most once until its driver is given back with
+    /// [`return_queue`](Self::return_queue) (`InvalidState` before): two
+    /// live drivers of one index would both write its ring registers.
     fn queue(&mut self, index: u16, config: QueueConfig) -> Result<Self::Queue, Self::Error>;
 
     /// Stops queue `index` in the device (it stops receiving and
-    /// transmitting). Afterwards call the queue driver's
-    /// [`release`](QueueDriver::release) to take back its buffers, then drop it.
+    /// transmitting). The index stays taken: afterwards call the queue
+    /// driver's [`release`](QueueDriver::release) to take back its buffers,
+    /// then give the driver back with [`return_queue`](Self::return_queue).
     fn stop_queue(&mut self, index: u16) -> Result<(), Self::Error>;
+
+    /// Takes back a queue driver this card handed out, stopping its queue in
+    /// the device if it still runs, so that its index can be handed out
+    /// again. Call [`release`](QueueDriver::release) first: buffers the
+    /// driver still holds are dropped with it.
+    ///
+    /// Fails with `InvalidArgument` for a driver this card does not have
+    /// out, or with the error of stopping the queue (then the index stays
+    /// taken and the driver's memory is not reused, as the device may still
+    /// write it).
+    ///
+    /// The default drops the driver, which is right for a card whose queue
+    /// drivers own all their state and whose [`queue`](Self::queue) does not
+    /// wait for them to come back.
+    fn return_queue(&mut self, queue: Self::Queue) -> Result<(), Self::Error> {
+        drop(queue);
+        Ok(())
+    }
 
     /// Table size and use of a filter class (`total == 0`: the card lacks it).
     fn filter_capacity(&self, class: FilterClass) -> FilterCapacity;

@@ -368,9 +368,11 @@ pub trait QueueDriver: ErrorType + Send {
 
     /// Takes back every buffer the driver holds (posted receive buffers,
     /// untransmitted or unreclaimed frames), moving them to the back of
-    /// `out` until it is full. Call after stopping the queue on the card;
-    /// returns how many were moved, and call again while it returns `out`'s
-    /// free space.
+    /// `out` until it is full. Call after stopping the queue on the card
+    /// ([`CardDriver::stop_queue`](crate::CardDriver::stop_queue)); while the
+    /// device still runs the queue it may write the posted buffers, so
+    /// `release` then moves nothing and returns 0. Returns how many were
+    /// moved; call again while it returns `out`'s free space.
     fn release<const N: usize>(&mut self, out: &mut Batch<N>) -> usize;
 }
 

@@ -50,7 +50,10 @@
 //! - **No buffer leaked or duplicated**: the tag of every buffer given to
 //!   [`refill`](QueueDriver::refill) or [`tx_burst`](QueueDriver::tx_burst)
 //!   must come back exactly once, from `rx_burst`, `tx_reclaim` or, after
-//!   `stop_queue`, `release`.
+//!   `stop_queue`, `release` (which moves nothing while the queue runs).
+//! - **Hand-back**: after `stop_queue` the index is not handed out again
+//!   (`InvalidState`) until the driver is given back with
+//!   [`return_queue`](crate::CardDriver::return_queue).
 //! - **Burst limits**: `rx_burst` never adds more than the batch's free space
 //!   and leaves what the batch held untouched; `refill` and `tx_burst` take
 //!   exactly `min(batch length, free descriptors)` buffers from the front and
@@ -690,10 +693,30 @@ impl<'a, H: Harness> Ctx<'a, H> {
 
     /// Stops queue `index` and takes back its buffers, leaving the ledger
     /// check to the last queue's [`teardown`](Self::teardown).
+    ///
+    /// Also checks the hand-back contract: `release` moves nothing while the
+    /// queue runs, the index is not handed out again while the old driver
+    /// lives, and `return_queue` takes the driver back.
     fn stop_and_release(&mut self, index: u16, mut q: Q<H>) -> Result<(), Failure> {
+        let mut early: Batch<BATCH> = Batch::new();
+        let n = q.release(&mut early);
+        self.ensure_count(
+            0,
+            n as u64,
+            "release returned buffers while the queue still ran",
+        )?;
         let r = self.h.card().stop_queue(index);
         self.ensure_kind(&r, None, "stop_queue failed")?;
-        self.release_all(&mut q)
+        let config = self.config;
+        let again = self.h.card().queue(index, config);
+        self.ensure_kind(
+            &again,
+            Some(ErrorKind::InvalidState),
+            "a queue index was handed out again before its driver came back",
+        )?;
+        self.release_all(&mut q)?;
+        let r = self.h.card().return_queue(q);
+        self.ensure_kind(&r, None, "return_queue failed")
     }
 
     fn release_all(&mut self, q: &mut Q<H>) -> Result<(), Failure> {

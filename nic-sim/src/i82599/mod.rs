@@ -2,7 +2,8 @@
 //!
 //! Written from the 82599 datasheet so that an unmodified driver runs against
 //! it through [`RegisterAccess`] and [`SimDma`]: the model reaches host memory
-//! only by physical address through [`SimDma::read`] / [`SimDma::write`].
+//! only by physical address through [`SimDma::read`] / [`SimDma::write`],
+//! at addresses the driver handed to the device.
 //!
 //! What it models: global reset and EEPROM auto-read whose done bits appear
 //! only after a number of reads (§4.6.3), link state (LINKS), receive and
@@ -17,8 +18,9 @@
 //! it, transmit checksum insertion and receive checksum checks.
 //!
 //! What it leaves out: PCIe, flow control, DCB, virtualisation, RSC, header
-//! split, jumbo frames, TSO, multi-descriptor receive frames (a frame larger
-//! than the queue's buffer is counted in ROC and dropped), IPv6 5-tuple.
+//! split, jumbo frames, TSO, IPv6 5-tuple. A received frame larger than the
+//! queue's buffer (SRRCTL.BSIZEPACKET) spreads over several descriptors with
+//! EOP on the last only, as on the device (§7.1.6.2).
 //!
 //! Fault knobs ([`Faults`]) make it misbehave the way a broken device would.
 
@@ -32,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nic_traits::RegisterAccess;
 
 use crate::SimDma;
+use crate::dma::DmaFault;
 pub use hash::{fdir_hash, toeplitz};
 pub use parse::{Parsed, parse};
 
@@ -52,7 +55,10 @@ pub mod reg {
     pub const FCTRL: usize = 0x0_5080;
     pub const HLREG0: usize = 0x0_4240;
     pub const LINKS: usize = 0x0_42A4;
-    pub const MRQC: usize = 0x0_5818;
+    pub const AUTOC: usize = 0x0_42A0;
+    // 82599 addresses (§8.2.3.7.12, §8.2.3.7.14, §8.2.3.7.15); the 82598
+    // ones are aliases, see `canonical`.
+    pub const MRQC: usize = 0x0_EC80;
     pub const DMATXCTL: usize = 0x0_4A80;
     pub const SYNQF: usize = 0x0_EC30;
     pub const FDIRCTRL: usize = 0x0_EE00;
@@ -85,10 +91,10 @@ pub mod reg {
         0x0_A204 + 8 * n
     }
     pub const fn reta(n: usize) -> usize {
-        0x0_5C00 + 4 * n
+        0x0_EB00 + 4 * n
     }
     pub const fn rssrk(n: usize) -> usize {
-        0x0_5C80 + 4 * n
+        0x0_EB80 + 4 * n
     }
     pub const fn etqf(n: usize) -> usize {
         0x0_5128 + 4 * n
@@ -261,6 +267,10 @@ pub struct Model {
     pub delivered: Vec<u64>,
     /// What the model did.
     pub counters: ModelCounters,
+    /// The AUTOC value the EEPROM auto-read loads at each reset (§8.2.3.22.19:
+    /// the link mode comes from the EEPROM). Default: LMS = 011, 10 GbE
+    /// serial (SFI) without auto-negotiation, as on an SFP+ board.
+    pub eeprom_autoc: u32,
 }
 
 impl Model {
@@ -290,6 +300,7 @@ impl Model {
             vector_interrupts: [0; 16],
             delivered: vec![0; 128],
             counters: ModelCounters::default(),
+            eeprom_autoc: 0b011 << 13,
         };
         m.hard_reset();
         m
@@ -314,6 +325,7 @@ impl Model {
         );
         // §8.2.3.2.1: EEPROM present; ARD sets once the auto-read ends.
         self.w(reg::EEC, 1 << 8);
+        self.w(reg::AUTOC, self.eeprom_autoc);
         // Interrupts masked after reset.
         self.reset_reads = READY_AFTER_READS;
         self.eec_reads = READY_AFTER_READS;
@@ -436,6 +448,7 @@ impl Model {
 
     /// Register read with the device's read side effects.
     pub fn read(&mut self, off: usize) -> u32 {
+        let off = canonical(off);
         if off >= REG_WINDOW || !off.is_multiple_of(4) {
             return u32::MAX;
         }
@@ -532,6 +545,7 @@ impl Model {
 
     /// Register write with the device's write side effects.
     pub fn write(&mut self, off: usize, v: u32) {
+        let off = canonical(off);
         if off >= REG_WINDOW || !off.is_multiple_of(4) {
             return;
         }
@@ -901,6 +915,34 @@ impl Model {
         (ty, toeplitz(&key, &input))
     }
 
+    // Device accesses to host memory. Every address the model uses comes from
+    // a descriptor ring base (RDBAL/TDBAL/TDWBAL) or a descriptor the driver
+    // posted: memory the driver handed to the device, which it owns and
+    // touches only through raw pointers (descriptors with volatile access,
+    // posted buffers not at all until the write-back says done). That is the
+    // device-model side of `SimDma`'s contract.
+
+    fn dev_read(&self, phys: u64, out: &mut [u8]) -> Result<(), DmaFault> {
+        // SAFETY: see above: the driver holds no reference into memory it
+        // handed to the device, and the model runs under its lock.
+        unsafe { self.dma.read(phys, out) }
+    }
+
+    fn dev_write(&self, phys: u64, data: &[u8]) -> Result<(), DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.write(phys, data) }
+    }
+
+    fn dev_read_u64(&self, phys: u64) -> Result<u64, DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.read_u64(phys) }
+    }
+
+    fn dev_write_u64(&self, phys: u64, v: u64) -> Result<(), DmaFault> {
+        // SAFETY: as in `dev_read`.
+        unsafe { self.dma.write_u64(phys, v) }
+    }
+
     fn dma_fault(&mut self) {
         self.counters.dma_faults += 1;
     }
@@ -970,18 +1012,53 @@ impl Model {
             return;
         }
         let bsize = ((self.r(b + reg::SRRCTL) & 0x1F) as usize) * 1024;
-        if frame.len() > bsize {
-            let v = self.r(reg::ROC);
-            self.w(reg::ROC, v + 1);
+        if bsize == 0 {
+            missed(self);
+            return;
+        }
+        // A frame longer than the buffer size spreads over several
+        // descriptors, EOP only on the last (§7.1.6.2); every one of them
+        // must be available, else the frame is missed.
+        let pieces = frame.len().div_ceil(bsize).max(1);
+        let avail = (tail + len - head) % len;
+        if pieces > avail {
+            missed(self);
             return;
         }
         let base = u64::from(self.r(b + reg::BAL)) | (u64::from(self.r(b + reg::BAH)) << 32);
-        let desc = base + 16 * head as u64;
-        let Ok(addr) = self.dma.read_u64(desc) else {
+        let mut head = head;
+        let mut chunks = frame.chunks(bsize);
+        for _ in 1..pieces {
+            let chunk = chunks.next().unwrap_or_default();
+            let Some(desc) = base.checked_add(16 * head as u64) else {
+                self.dma_fault();
+                return;
+            };
+            let Ok(addr) = self.dev_read_u64(desc) else {
+                self.dma_fault();
+                return;
+            };
+            let hi = 0b01 | ((chunk.len() as u64) << 32); // DD, no EOP
+            if desc.checked_add(8).is_none()
+                || self.dev_write(addr, chunk).is_err()
+                || self.dev_write_u64(desc, 0).is_err()
+                || self.dev_write_u64(desc + 8, hi).is_err()
+            {
+                self.dma_fault();
+                return;
+            }
+            head = (head + 1) % len;
+        }
+        let last = chunks.next().unwrap_or_default();
+        let Some(desc) = base.checked_add(16 * head as u64) else {
             self.dma_fault();
             return;
         };
-        if self.dma.write(addr, frame).is_err() {
+        let Ok(addr) = self.dev_read_u64(desc) else {
+            self.dma_fault();
+            return;
+        };
+        if self.dev_write(addr, last).is_err() {
             self.dma_fault();
             return;
         }
@@ -990,21 +1067,24 @@ impl Model {
         if flm {
             status |= 1 << 2;
         }
-        let mut length = frame.len() as u64;
+        let mut length = last.len() as u64;
         let garbage = self.faults.garbage.take();
         if garbage == Some(RxGarbage::LengthTooLarge) {
             length = 0xFFFF;
         }
         let lo = u64::from(rss_type | (pkt_type << 4)) | (u64::from(rss_hash) << 32);
         let hi = u64::from(status | errors) | (length << 32);
-        if self.dma.write_u64(desc, lo).is_err() || self.dma.write_u64(desc + 8, hi).is_err() {
+        if desc.checked_add(8).is_none()
+            || self.dev_write_u64(desc, lo).is_err()
+            || self.dev_write_u64(desc + 8, hi).is_err()
+        {
             self.dma_fault();
             return;
         }
         if garbage == Some(RxGarbage::DoneOnUnposted) {
-            let _ = self
-                .dma
-                .write_u64(base + 16 * tail as u64 + 8, 0b11 | (60u64 << 32));
+            if let Some(d) = base.checked_add(16 * tail as u64 + 8) {
+                let _ = self.dev_write_u64(d, 0b11 | (60u64 << 32));
+            }
         } else if garbage.is_some() {
             self.faults.garbage = garbage;
         }
@@ -1036,8 +1116,16 @@ impl Model {
         let mut head = self.r(b + reg::HEAD) as usize;
         let mut done_any = false;
         while head != tail && head < len {
-            let desc = base + 16 * head as u64;
-            let (Ok(lo), Ok(hi)) = (self.dma.read_u64(desc), self.dma.read_u64(desc + 8)) else {
+            // Driver-written base addresses may be anything: an address
+            // that overflows is a DMA fault like any other bad one.
+            let Some((desc, desc_hi)) = base
+                .checked_add(16 * head as u64)
+                .and_then(|d| Some((d, d.checked_add(8)?)))
+            else {
+                self.dma_fault();
+                return;
+            };
+            let (Ok(lo), Ok(hi)) = (self.dev_read_u64(desc), self.dev_read_u64(desc_hi)) else {
                 self.dma_fault();
                 return;
             };
@@ -1056,7 +1144,7 @@ impl Model {
             } else {
                 let dlen = (ctl & 0xFFFF) as usize;
                 let mut buf = vec![0u8; dlen];
-                if self.dma.read(lo, &mut buf).is_err() {
+                if self.dev_read(lo, &mut buf).is_err() {
                     self.dma_fault();
                     return;
                 }
@@ -1080,7 +1168,7 @@ impl Model {
                 }
                 if dcmd & (1 << 3) != 0 {
                     // RS: write STA.DD back (§7.2.3.2.4).
-                    let _ = self.dma.write_u64(desc + 8, hi | (1 << 32));
+                    let _ = self.dev_write_u64(desc_hi, hi | (1 << 32));
                 }
             }
             head = (head + 1) % len;
@@ -1102,7 +1190,7 @@ impl Model {
                 }
                 _ => {}
             }
-            if self.dma.write(addr, &value.to_le_bytes()).is_err() {
+            if self.dev_write(addr, &value.to_le_bytes()).is_err() {
                 self.dma_fault();
             }
         }
@@ -1134,6 +1222,19 @@ impl Model {
 }
 
 /// `(queue, is_tx)` if `off` is an RXDCTL or TXDCTL register.
+/// The 82599 also decodes the 82598's addresses of MRQC (0x05818), RETA
+/// (0x05C00) and RSSRK (0x05C80): Intel's own ixgbe driver header
+/// (`ixgbe_type.h`: IXGBE_MRQC, IXGBE_RETA, IXGBE_RSSRK) programs RSS on the
+/// 82599 through them. Both map to the same registers here.
+fn canonical(off: usize) -> usize {
+    match off {
+        0x0_5818 => reg::MRQC,
+        0x0_5C00..0x0_5C80 => reg::reta(0) + (off - 0x0_5C00),
+        0x0_5C80..0x0_5CA8 => reg::rssrk(0) + (off - 0x0_5C80),
+        _ => off,
+    }
+}
+
 fn queue_dctl(off: usize) -> Option<(usize, bool)> {
     let rx = |base: usize, first: usize| {
         (off >= base && off < base + 64 * 0x40 && (off - base) % 0x40 == reg::DCTL)
@@ -1272,9 +1373,12 @@ mod tests {
         // pointing nowhere.
         for i in 0..255u64 {
             let addr = if i == 7 { 0xdead_0000 } else { ring.phys() };
-            dma.write_u64(ring.phys() + 16 * i, addr).unwrap();
-            dma.write_u64(ring.phys() + 16 * i + 8, 0x0030_0000 | 4096)
-                .unwrap();
+            // SAFETY: no reference into the ring is live; one thread.
+            unsafe {
+                dma.write_u64(ring.phys() + 16 * i, addr).unwrap();
+                dma.write_u64(ring.phys() + 16 * i + 8, 0x0030_0000 | 4096)
+                    .unwrap();
+            }
         }
         m.write(tx + reg::TAIL, 255);
         m.write(tx + reg::TAIL, 100_000);
@@ -1291,5 +1395,39 @@ mod tests {
         assert!(m.counters.dma_faults > 0);
         assert!(m.counters.tx_dropped > 0);
         assert_eq!(m.counters.transmitted, 0);
+    }
+
+    #[test]
+    fn ring_bases_near_the_top_of_the_address_space_are_dma_faults() {
+        let dma = SimDma::new();
+        let dev = I82599::new(dma.clone(), [2, 0, 0, 0, 0, 1]);
+        let mut m = dev.model();
+        for _ in 0..READY_AFTER_READS {
+            m.read(reg::CTRL);
+        }
+        m.write(reg::RXCTRL, 1);
+        m.write(reg::DMATXCTL, 1);
+        m.write(reg::FCTRL, 1 << 9);
+        // Transmit: the descriptor's second word would lie past u64::MAX.
+        let tx = reg::tx(0);
+        m.write(tx + reg::BAL, 0xFFFF_FFF8);
+        m.write(tx + reg::BAH, 0xFFFF_FFFF);
+        m.write(tx + reg::LEN, 128);
+        m.write(tx + reg::DCTL, QUEUE_ENABLE);
+        m.write(tx + reg::TAIL, 1);
+        // Receive: the same for the write-back, and a frame spread over
+        // descriptors whose addresses overflow.
+        let rx = reg::rx(0);
+        m.write(rx + reg::BAL, 0xFFFF_FFF8);
+        m.write(rx + reg::BAH, 0xFFFF_FFFF);
+        m.write(rx + reg::LEN, 128);
+        m.write(rx + reg::SRRCTL, 1);
+        m.write(rx + reg::DCTL, QUEUE_ENABLE);
+        m.write(rx + reg::TAIL, 7);
+        m.inject(&[0u8; 60]);
+        m.inject(&[0u8; 1500]);
+        assert!(m.counters.dma_faults >= 2, "{}", m.counters.dma_faults);
+        assert_eq!(m.counters.transmitted, 0);
+        assert_eq!(m.counters.delivered, 0);
     }
 }
