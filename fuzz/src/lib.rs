@@ -2,3 +2,4 @@
 //! the family's crates against.
 
 pub mod bpf_ref;
+pub mod frames;
