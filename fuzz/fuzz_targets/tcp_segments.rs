@@ -31,11 +31,15 @@ fn pattern(s: u32) -> u8 {
 
 #[derive(Debug, Arbitrary)]
 struct Seg {
-    /// Sequence number: relative to the peer's next byte unless `raw`.
+    /// How the numbers are chosen: 0-1 in order (sequence number at the
+    /// peer's next byte, acknowledgment inside what the stack sent, ACK
+    /// set), 2-3 a little out of order, 4 anywhere near the streams,
+    /// 5 raw numbers and flags as given.
+    mode: u8,
+    /// Sequence number offset.
     seq: u16,
-    /// Acknowledgment number: relative to the stack's ISS unless `raw`.
+    /// Acknowledgment number offset.
     ack: u16,
-    raw: bool,
     flags: u8,
     window: u16,
     mss: Option<u16>,
@@ -80,11 +84,14 @@ struct Harness<'a> {
     sent: u32,
     /// Bytes the application read so far.
     read: u32,
+    /// Bytes the peer sent in order (the next one is at `IRS + 1 + peer_sent`).
+    peer_sent: u32,
     /// Furthest sequence number (relative to IRS) the peer's segments reach.
     peer_end: u32,
-    /// Whether reads are checked against the peer's stream from `IRS + 1`
-    /// (not after an active open, whose peer ISN the input picks).
-    check_reads: bool,
+    /// Whether the peer's stream starts at `IRS + 1`, so that reads and
+    /// acknowledgments can be checked against it (not after an active
+    /// open, whose peer ISN the input picks).
+    anchored: bool,
     /// The tracked connection has closed: only "no panic" is checked after.
     done: bool,
     now: u64,
@@ -98,6 +105,26 @@ impl<'a> Harness<'a> {
     ) -> Self {
         let mut iface = Interface::new(Config::new(MAC_US, US, 24, [3; 16]), sockets, table, arp);
         let listener = iface.listen(PORT, 2).expect("listen");
+        // The peer announces itself first (an ARP request for our address),
+        // so that the stack can address its replies without an ARP round.
+        let mut f = [0u8; wire::ETH_LEN + wire::ARP_LEN];
+        EthHdr {
+            dst: [0xff; 6],
+            src: MAC_PEER,
+            ethertype: wire::ETHERTYPE_ARP,
+        }
+        .emit(&mut f)
+        .expect("fits");
+        wire::ArpRepr {
+            op: 1,
+            sha: MAC_PEER,
+            spa: PEER,
+            tha: [0; 6],
+            tpa: US,
+        }
+        .emit(&mut f[wire::ETH_LEN..])
+        .expect("fits");
+        iface.receive(Instant::from_millis(1), &f).expect("ARP request");
         Harness {
             iface,
             listener,
@@ -105,8 +132,9 @@ impl<'a> Harness<'a> {
             iss: None,
             sent: 0,
             read: 0,
+            peer_sent: 0,
             peer_end: 0,
-            check_reads: true,
+            anchored: true,
             done: false,
             now: 1,
         }
@@ -126,9 +154,11 @@ impl<'a> Harness<'a> {
             r,
         )
         .expect("segment fits");
-        let rel = r.seq.wrapping_sub(IRS);
-        if rel < 1 << 30 {
-            self.peer_end = self.peer_end.max(rel + r.seg_len());
+        // Where the segment ends, relative to the peer's ISN (a segment may
+        // start before it and still reach into the stream).
+        let end = r.seq.wrapping_add(r.seg_len()).wrapping_sub(IRS);
+        if end < 1 << 30 {
+            self.peer_end = self.peer_end.max(end);
         }
         let res = self.iface.receive(Instant::from_millis(self.now), &f[..n]);
         assert!(res.is_ok(), "well-formed segment refused: {res:?}");
@@ -142,10 +172,16 @@ impl<'a> Harness<'a> {
         while let Some(n) = self.iface.transmit(Instant::from_millis(self.now), &mut o) {
             guard += 1;
             assert!(guard < 10_000, "transmit never runs dry");
-            assert!(n <= 1514, "frame of {n} bytes");
             let Some((_, ip, t)) = wire::parse_tcp_frame(&o[..n]) else {
+                assert!(n <= 1514, "frame of {n} bytes");
                 continue;
             };
+            // Without its options, every TCP frame fits a 1500-byte MTU.
+            // (With them it may not: tcp-lite sends full-MSS data segments
+            // with timestamp or SACK options, 12 to 40 bytes over; see
+            // FUZZING.md. RFC 6691 §2: the sender MUST reduce the data
+            // length by the TCP options it includes.)
+            assert!(n - t.options_len() <= 1514, "frame of {n} bytes");
             assert_eq!(ip.dst, PEER);
             if self.done || t.src_port != PORT || t.dst_port != PEER_PORT {
                 continue;
@@ -154,10 +190,16 @@ impl<'a> Harness<'a> {
             if t.has(F::SYN) {
                 if self.iss.is_none() && !t.has(F::RST) {
                     self.iss = Some(t.seq);
+                } else if self.iss != Some(t.seq)
+                    || (self.anchored && t.ack != IRS.wrapping_add(1))
+                {
+                    // A new incarnation of the 4-tuple (the first one was
+                    // reset before it was accepted): the checks end here.
+                    self.done = true;
                 }
                 continue;
             }
-            if t.has(F::ACK) && !t.has(F::RST) && self.iss.is_some() {
+            if t.has(F::ACK) && !t.has(F::RST) && self.iss.is_some() && self.anchored {
                 let rel = t.ack.wrapping_sub(IRS);
                 assert!(
                     rel <= self.peer_end,
@@ -194,11 +236,12 @@ impl<'a> Harness<'a> {
             ..Default::default()
         };
         match k % 6 {
-            // Listening, nothing else.
-            0 => {}
+            // Listening, nothing else: the input's first SYN picks the
+            // peer's ISN.
+            0 => self.anchored = false,
             // SYN-SENT: an active open.
             5 => {
-                self.check_reads = false;
+                self.anchored = false;
                 self.conn = Some(
                     self.iface
                         .connect(Instant::from_millis(self.now), (PEER, PEER_PORT), PORT)
@@ -210,7 +253,7 @@ impl<'a> Harness<'a> {
             }
             k => {
                 self.peer_segment(&syn(IRS));
-                let Some(iss) = self.iss else { return };
+                let iss = self.iss.expect("the stack answers a SYN with a SYN-ACK");
                 if k >= 2 {
                     self.peer_segment(&TcpRepr {
                         src_port: PEER_PORT,
@@ -222,6 +265,7 @@ impl<'a> Harness<'a> {
                         ..Default::default()
                     });
                     self.conn = self.iface.accept(self.listener);
+                    assert!(self.conn.is_some(), "the handshake completes");
                 }
                 if k >= 3 {
                     self.send(100);
@@ -259,7 +303,7 @@ impl<'a> Harness<'a> {
         let mut out = vec![0u8; usize::from(n)];
         let got = self.iface.socket(c).recv_slice(&mut out);
         assert!(got <= out.len());
-        if !self.check_reads {
+        if !self.anchored {
             return self.drain();
         }
         for (j, &b) in out[..got].iter().enumerate() {
@@ -300,23 +344,41 @@ fuzz_target!(|input: Input| {
     for op in input.ops.iter().take(48) {
         match op {
             Op::Seg(s) => {
-                h.now += u64::from(s.delay);
+                h.now += u64::from(s.delay % 1000);
                 let iss = h.iss.unwrap_or(0);
-                let flags = s.flags & 0x3f;
-                let (seq, ack) = if s.raw {
-                    (u32::from(s.seq) << 16 | u32::from(s.ack), u32::from(s.ack) << 16)
-                } else {
-                    (
-                        IRS.wrapping_add(1).wrapping_add(u32::from(s.seq % 4096)),
-                        iss.wrapping_add(u32::from(s.ack % 4096)),
-                    )
+                let next = IRS.wrapping_add(1).wrapping_add(h.peer_sent);
+                let acked = iss.wrapping_add(1).wrapping_add(u32::from(s.ack) % (h.sent + 2));
+                let (seq, ack, mut flags) = match s.mode % 6 {
+                    0 | 1 => (next, acked, (s.flags & 0x2f) | F::ACK),
+                    2 | 3 => (
+                        next.wrapping_add(u32::from(s.seq % 128)).wrapping_sub(64),
+                        acked,
+                        (s.flags & 0x3f) | F::ACK,
+                    ),
+                    4 => (
+                        next.wrapping_add(u32::from(s.seq % 8192)).wrapping_sub(4096),
+                        iss.wrapping_add(u32::from(s.ack % 8192)).wrapping_sub(4096),
+                        s.flags & 0x3f,
+                    ),
+                    _ => (
+                        u32::from(s.seq) << 16 | u32::from(s.ack),
+                        u32::from(s.ack) << 16 | u32::from(s.seq),
+                        s.flags,
+                    ),
                 };
+                if s.mode % 6 < 2 && s.flags & 0x80 == 0 {
+                    // Mostly plain data segments.
+                    flags &= !(F::SYN | F::RST | F::FIN);
+                }
                 let len = if flags & F::SYN != 0 && s.len > 64 { 0 } else { s.len % 1400 };
                 // Data after a SYN starts one past its sequence number.
                 let first = seq.wrapping_add(u32::from(flags & F::SYN != 0));
                 let payload: Vec<u8> = (0..u32::from(len))
                     .map(|j| pattern(first.wrapping_add(j)))
                     .collect();
+                if seq == next && flags & F::SYN == 0 {
+                    h.peer_sent += u32::from(len);
+                }
                 let mut sack = [(0, 0); wire::MAX_SACK];
                 for (d, &(l, r)) in sack.iter_mut().zip(&s.sack) {
                     *d = (iss.wrapping_add(u32::from(l)), iss.wrapping_add(u32::from(r)));
