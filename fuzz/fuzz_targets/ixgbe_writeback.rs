@@ -13,7 +13,9 @@ use ixgbe_nostd::{Config, Ixgbe, TxCompletion};
 use libfuzzer_sys::fuzz_target;
 use nic_sim::SimDma;
 use nic_sim::i82599::{I82599, NoDelay, RxGarbage, reg};
-use nic_traits::{Batch, CardDriver, Dma, DmaRegion, ErrorKind, PacketBuf, QueueConfig, QueueDriver};
+use nic_traits::{
+    Batch, CardDriver, Dma, DmaRegion, ErrorKind, PacketBuf, QueueConfig, QueueDriver,
+};
 
 const MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const RING: u16 = 64;
@@ -144,7 +146,11 @@ fuzz_target!(|input: Input| {
                 dev.inject(&f);
             }
             Op::RxDesc(slot, upper, v, plausible) => {
-                let v = if plausible { 0b11 | ((v & 0xffff) << 32) } else { v };
+                let v = if plausible {
+                    0b11 | ((v & 0xffff) << 32)
+                } else {
+                    v
+                };
                 let at = rx_base + 16 * (u64::from(slot) % u64::from(RING)) + 8 * u64::from(upper);
                 dma.write_u64(at, v).expect("ring write");
             }
@@ -195,8 +201,10 @@ fuzz_target!(|input: Input| {
                 let mut b: Batch<64> = Batch::new();
                 let len = usize::from(len % 2048).max(14);
                 for _ in 0..usize::from(n % 65) {
-                    let Some(mut buf) = ledger.host.pop() else { break };
-                    let mut f = vec![0x5a; len];
+                    let Some(mut buf) = ledger.host.pop() else {
+                        break;
+                    };
+                    let mut f = vec![0x5a; len.min(buf.tailroom() as usize)];
                     f[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x0b]);
                     buf.append(&f).expect("frame fits");
                     b.push_back(buf).expect("fits");
@@ -224,7 +232,11 @@ fuzz_target!(|input: Input| {
                 ledger.taken(done, "tx_reclaim");
             }
         }
-        assert_eq!(ledger.driver.len() + ledger.host.len(), BUFS, "buffers lost");
+        assert_eq!(
+            ledger.driver.len() + ledger.host.len(),
+            BUFS,
+            "buffers lost"
+        );
         assert!(q.rx_free() <= usize::from(RING));
         assert!(q.tx_free() <= usize::from(RING));
     }
@@ -242,7 +254,11 @@ fuzz_target!(|input: Input| {
             break;
         }
     }
-    assert!(ledger.driver.is_empty(), "buffers never released: {:?}", ledger.driver);
+    assert!(
+        ledger.driver.is_empty(),
+        "buffers never released: {:?}",
+        ledger.driver
+    );
     let tags: HashSet<u32> = ledger.host.iter().map(PacketBuf::tag).collect();
     assert_eq!(tags, all);
 

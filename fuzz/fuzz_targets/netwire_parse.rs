@@ -8,8 +8,8 @@ use core::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::fuzz_target;
 use netwire::{
     ArpPacket, ArpRepr, ChecksumCapabilities, EthernetFrame, EthernetRepr, FlowKey, Icmpv4Packet,
-    Icmpv4Repr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, TcpRepr, UdpPacket,
-    UdpRepr, flow,
+    Icmpv4Repr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
+    flow,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -194,6 +194,7 @@ fn icmpv4(data: &[u8], caps: &ChecksumCapabilities) {
     repr.emit(&mut Icmpv4Packet::new_unchecked(&mut buf[..]), &sw)
         .expect("emit into buffer_len");
     let p2 = Icmpv4Packet::new_checked(&buf[..]).unwrap();
-    let again = Icmpv4Repr::parse(&p2, &sw).expect("emitted ICMP parses with checksum verification");
+    let again =
+        Icmpv4Repr::parse(&p2, &sw).expect("emitted ICMP parses with checksum verification");
     assert_eq!(again, repr, "ICMPv4 round trip");
 }

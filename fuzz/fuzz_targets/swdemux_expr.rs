@@ -60,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
         let insns = p.insns();
         let got = VerifiedProgram::<N>::new(insns);
         let want = bpf_ref::verify(insns, N);
-        assert_eq!(got.is_ok(), want.is_ok(), "{got:?} vs {want:?} for {insns:?}");
+        assert_eq!(
+            got.is_ok(),
+            want.is_ok(),
+            "{got:?} vs {want:?} for {insns:?}"
+        );
         if let Ok(v) = got {
             for f in &frames {
                 assert_eq!(v.run(f), bpf_ref::run(insns, f, f.len() as u32).0);

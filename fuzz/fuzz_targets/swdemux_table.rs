@@ -98,7 +98,12 @@ fuzz_target!(|ops: Vec<Op>| {
                     let want = fields.is_some_and(|f| e.rule.matches(&f));
                     let p = compile_rule::<PROG_LEN>(&e.rule, 1).expect("valid rule compiles");
                     let v = VerifiedProgram::<PROG_LEN>::new(p.insns()).expect("compiled verifies");
-                    assert_eq!(v.run(&frame) != 0, want, "compiled {:?} on {frame:02x?}", e.rule);
+                    assert_eq!(
+                        v.run(&frame) != 0,
+                        want,
+                        "compiled {:?} on {frame:02x?}",
+                        e.rule
+                    );
                 }
             }
         }

@@ -109,7 +109,11 @@ impl RuleSpec {
         };
         match *self {
             RuleSpec::EtherType(i) => FlowRule::EtherType(pick(&ETHERTYPES, i)),
-            RuleSpec::Port { proto, port, addr: a } => FlowRule::Port {
+            RuleSpec::Port {
+                proto,
+                port,
+                addr: a,
+            } => FlowRule::Port {
                 protocol: L4Protocol::from_number(proto.number()),
                 port: pick(&PORTS, port),
                 addr: a.map(|(v6, i)| addr(v6, i)),
@@ -215,11 +219,7 @@ impl FrameSpec {
                 f.extend_from_slice(&h);
                 Some(proto.number())
             }
-            L3::V6 {
-                proto,
-                src,
-                dst,
-            } => {
+            L3::V6 { proto, src, dst } => {
                 f.extend_from_slice(&0x86ddu16.to_be_bytes());
                 let mut h = vec![0u8; 40];
                 h[0] = 0x60;

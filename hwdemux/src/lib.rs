@@ -9,10 +9,12 @@ extern crate std;
 mod overlap;
 mod planner;
 mod ports;
+mod software;
 
 pub use overlap::overlaps;
 pub use planner::{PlacedRule, Placement, Planner, RuleId};
 pub use ports::{EPHEMERAL, Endpoint, PortManager};
+pub use software::fill_software_table;
 
 use nic_traits::ErrorKind;
 
@@ -33,6 +35,10 @@ pub enum Error {
     NotOwner,
     /// The card failed in a way other than lacking room or support.
     Card(ErrorKind),
+    /// The software table to fill already holds entries.
+    NotEmpty,
+    /// The software demultiplexer refused a rule.
+    Software(swdemux::Error),
 }
 
 impl core::fmt::Display for Error {
@@ -44,6 +50,8 @@ impl core::fmt::Display for Error {
             Self::PortInUse => f.write_str("port already bound"),
             Self::NotOwner => f.write_str("port bound to another endpoint"),
             Self::Card(k) => write!(f, "card error: {k}"),
+            Self::NotEmpty => f.write_str("software table is not empty"),
+            Self::Software(e) => write!(f, "software demultiplexer: {e}"),
         }
     }
 }

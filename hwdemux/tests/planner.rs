@@ -4,13 +4,14 @@
 
 use std::net::IpAddr;
 
-use hwdemux::{Error, Placement, Planner};
+use hwdemux::{Error, Placement, Planner, fill_software_table};
 use nic_traits::{
     Batch, CardDriver, CardInfo, ErrorKind, ErrorType, FilterAction, FilterCapacity, FilterClass,
     FilterHandle, FlowFields, FlowRule, InterruptCauses, IpPrefix, L4Protocol, LinkState, MacAddr,
     MaskedTuple, Offloads, QueueConfig, QueueDriver, RssConfig, RxMode, Stats,
 };
 use proptest::prelude::*;
+use swdemux::DemuxTable;
 
 /// A queue type the mock never hands out.
 #[derive(Debug)]
@@ -361,6 +362,54 @@ fn arb_frame() -> impl Strategy<Value = FlowFields> {
     ]
 }
 
+/// The bytes of a frame with these fields (Ethernet II; IPv4 without options
+/// or IPv6; TCP or UDP), for the software table, which parses real frames.
+fn frame(f: &FlowFields) -> Vec<u8> {
+    let mut b = vec![0u8; 12];
+    b.extend_from_slice(&f.ethertype.to_be_bytes());
+    let proto = f.protocol.unwrap_or(59);
+    let mut l4 = Vec::new();
+    if let (Some(sp), Some(dp)) = (f.src_port, f.dst_port) {
+        l4.extend_from_slice(&sp.to_be_bytes());
+        l4.extend_from_slice(&dp.to_be_bytes());
+        if proto == 6 {
+            // RFC 9293 §3.1: seq, ack, data offset 5, flags, window, checksum, urgent.
+            l4.extend_from_slice(&[0; 8]);
+            l4.push(5 << 4);
+            l4.push(f.tcp_flags.unwrap_or(0));
+            l4.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        } else {
+            // RFC 768: length, checksum.
+            l4.extend_from_slice(&8u16.to_be_bytes());
+            l4.extend_from_slice(&[0, 0]);
+        }
+    }
+    match (f.src_ip, f.dst_ip) {
+        (Some(IpAddr::V4(s)), Some(IpAddr::V4(d))) => {
+            // RFC 791 §3.1, no options, not fragmented.
+            let total = (20 + l4.len()) as u16;
+            b.extend_from_slice(&[0x45, 0]);
+            b.extend_from_slice(&total.to_be_bytes());
+            b.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+            b.extend_from_slice(&s.octets());
+            b.extend_from_slice(&d.octets());
+        }
+        (Some(IpAddr::V6(s)), Some(IpAddr::V6(d))) => {
+            // RFC 8200 §3.
+            b.extend_from_slice(&[0x60, 0, 0, 0]);
+            b.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            b.extend_from_slice(&[proto, 64]);
+            b.extend_from_slice(&s.octets());
+            b.extend_from_slice(&d.octets());
+        }
+        // ARP (RFC 826) for Ethernet/IPv4: 28 bytes.
+        _ => b.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]),
+    }
+    b.extend_from_slice(&l4);
+    b.resize(b.len().max(60), 0);
+    b
+}
+
 proptest! {
     #[test]
     fn placement_is_invisible(
@@ -380,8 +429,14 @@ proptest! {
                 let _ = planner.remove(&mut card, id);
             }
         }
+        let mut table = DemuxTable::<32, 64, 1, 1>::new();
+        fill_software_table(&planner, &mut table).unwrap();
         for f in &frames {
-            prop_assert_eq!(effective(&card, &planner, f), ideal(&planner, f), "frame {:?}", f);
+            let want = ideal(&planner, f);
+            prop_assert_eq!(effective(&card, &planner, f), want, "frame {:?}", f);
+            // The same through real frames: hardware, then swdemux's table.
+            let through_swdemux = card.steer(f).or_else(|| table.lookup(&frame(f)));
+            prop_assert_eq!(through_swdemux, want, "frame {:?}", f);
         }
     }
 }

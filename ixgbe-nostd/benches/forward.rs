@@ -118,55 +118,65 @@ struct Floor {
 
 #[inline(never)]
 fn floor_rx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while f.rx_next != f.rx_tail && !b.is_full() {
-        if let Some(buf) = f.rx[f.rx_next % 512].take() {
-            let _ = b.push_back(buf);
+    let (rx, mut next, tail) = (&mut f.rx, f.rx_next, f.rx_tail);
+    let n = b.fill_from(usize::MAX, || {
+        while next != tail {
+            let buf = rx[next % 512].take();
+            next = (next + 1) % 512;
+            if buf.is_some() {
+                return buf;
+            }
         }
-        f.rx_next = (f.rx_next + 1) % 512;
-        n += 1;
-    }
+        None
+    });
+    f.rx_next = next;
     n
 }
 
 #[inline(never)]
 fn floor_tx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while let Some(buf) = b.pop_front() {
-        f.tx[f.tx_tail % 512] = Some(buf);
-        f.tx_tail = (f.tx_tail + 1) % 512;
-        n += 1;
-    }
+    let (tx, mut tail) = (&mut f.tx, f.tx_tail);
+    let n = b.drain_into(usize::MAX, |buf| {
+        tx[tail % 512] = Some(buf);
+        tail = (tail + 1) % 512;
+        Ok(())
+    });
+    f.tx_tail = tail;
     n
 }
 
 #[inline(never)]
 fn floor_reclaim(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while f.tx_next != f.tx_tail && !b.is_full() {
-        if let Some(buf) = f.tx[f.tx_next % 512].take() {
-            let _ = b.push_back(buf);
+    let (tx, mut next, tail) = (&mut f.tx, f.tx_next, f.tx_tail);
+    let n = b.fill_from(usize::MAX, || {
+        while next != tail {
+            let buf = tx[next % 512].take();
+            next = (next + 1) % 512;
+            if buf.is_some() {
+                return buf;
+            }
         }
-        f.tx_next = (f.tx_next + 1) % 512;
-        n += 1;
-    }
+        None
+    });
+    f.tx_next = next;
     n
 }
 
 #[inline(never)]
 fn floor_refill(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let mut n = 0;
-    while let Some(buf) = b.pop_front() {
-        f.rx[f.rx_tail % 512] = Some(buf);
-        f.rx_tail = (f.rx_tail + 1) % 512;
-        n += 1;
-    }
+    let (rx, mut tail) = (&mut f.rx, f.rx_tail);
+    let n = b.drain_into(usize::MAX, |buf| {
+        rx[tail % 512] = Some(buf);
+        tail = (tail + 1) % 512;
+        Ok(())
+    });
+    f.rx_tail = tail;
     n
 }
 
 /// Runs the floor loop: `rounds` rounds of 32 buffers.
 fn floor(dma: &SimDma, rounds: usize) {
-    let region = dma.alloc(64 * 2176, 4096).expect("dma");
+    let region = dma.alloc(64 * 2240, 4096).expect("dma");
     let mut f = Floor {
         rx: [const { None }; 512],
         tx: [const { None }; 512],
@@ -175,7 +185,7 @@ fn floor(dma: &SimDma, rounds: usize) {
         tx_next: 0,
         tx_tail: 0,
     };
-    for buf in region.into_buffers(2176, 128) {
+    for buf in region.into_buffers(2240, 128) {
         f.rx[f.rx_tail] = Some(buf);
         f.rx_tail += 1;
     }
@@ -233,8 +243,8 @@ fn main() {
         rx_buf_len: 2048,
     };
     let mut q: Q = card.queue(0, qc).expect("queue");
-    let region = dma.alloc(544 * 2176, 4096).expect("dma");
-    let mut bufs = region.into_buffers(2176, 128);
+    let region = dma.alloc(544 * 2240, 4096).expect("dma");
+    let mut bufs = region.into_buffers(2240, 128);
     // Fill the receive ring (511 usable slots) in bursts.
     loop {
         let mut b: Batch<BURST> = Batch::new();

@@ -177,11 +177,12 @@ impl RingView {
     fn write(&self, i: usize, w: [u64; 2]) {
         // SAFETY: as in `read_hi`; the slot is owned by the driver (not
         // posted) while it is written.
+        // Two 8-byte stores: a 16-byte volatile store of the array goes
+        // through the stack.
         unsafe {
-            self.base
-                .as_ptr()
-                .add(i & self.mask)
-                .write_volatile([w[0].to_le(), w[1].to_le()])
+            let d = self.base.as_ptr().add(i & self.mask);
+            (&raw mut (*d)[0]).write_volatile(w[0].to_le());
+            (&raw mut (*d)[1]).write_volatile(w[1].to_le());
         }
     }
 
@@ -277,15 +278,15 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         (self.rx.region, self.tx.region, self.head_wb)
     }
 
-    fn tx_context(&self, buf: &PacketBuf) -> Option<TxContextKey> {
-        let f = buf.tx.flags;
+    fn tx_context(buf: &PacketBuf) -> Option<TxContextKey> {
+        let f = buf.tx().flags;
         if f.is_empty() {
             return None;
         }
         Some(TxContextKey {
             flags: f.bits(),
-            l2_len: buf.tx.l2_len,
-            l3_len: buf.tx.l3_len,
+            l2_len: buf.tx().l2_len,
+            l3_len: buf.tx().l3_len,
         })
     }
 
@@ -335,39 +336,6 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         }
     }
 
-    /// The oldest completed frame: its data slot and the slots it frees (2
-    /// when a context descriptor precedes it, which completes with it).
-    #[inline(always)]
-    fn tx_peek_done(&self, head_left: usize) -> Result<Option<(usize, usize)>, ErrorKind> {
-        if self.tx_used == 0 || head_left == 0 {
-            return Ok(None);
-        }
-        let i = self.tx_clean;
-        let (data, slots) = if self.tx_bufs[i % TXN].is_some() {
-            (i, 1)
-        } else if self.tx_used >= 2 {
-            ((i + 1) & self.tx.mask, 2)
-        } else {
-            // An empty slot is a context descriptor, always followed by data.
-            return Err(ErrorKind::DeviceFault);
-        };
-        let complete = match self.completion {
-            TxCompletion::HeadWriteBack => head_left >= slots,
-            TxCompletion::DescriptorDone => {
-                let sta = (self.tx.read_hi(data) >> 32) as u32;
-                sta & tx::STA_DD != 0
-            }
-        };
-        Ok(complete.then_some((data, slots)))
-    }
-
-    #[inline(always)]
-    fn tx_commit_done(&mut self, data: usize, slots: usize, head_left: &mut usize) {
-        self.tx_clean = (data + 1) & self.tx.mask;
-        self.tx_used -= slots;
-        *head_left = head_left.saturating_sub(slots);
-    }
-
     /// Moves completed transmit buffers straight back to the receive ring,
     /// each reset to `headroom`, with one doorbell: `tx_reclaim` and
     /// `refill` in one pass, without the caller's batch (the forwarding
@@ -384,59 +352,85 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mut head_left = self.tx_done_budget()?;
-        let mask = self.rx.mask;
+        let head_done = match self.completion {
+            TxCompletion::HeadWriteBack => Some(self.tx_done_budget()?),
+            TxCompletion::DescriptorDone => None,
+        };
+        let rx_ring = self.rx.view;
+        let mask = rx_ring.mask;
         let budget = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
+        let tx_ring = self.tx.view;
+        let tx_mask = tx_ring.mask;
+        let mut c = self.tx_clean;
+        let mut used = self.tx_used;
+        let buf_len = self.rx_buf_len;
+        let tx_slots = &mut self.tx_bufs;
+        let rx_slots = &mut self.rx_bufs;
         let mut n = 0;
         let mut result = Ok(());
-        let buf_len = self.rx_buf_len;
-        let rx_ring = self.rx.view;
-        if self.completion == TxCompletion::HeadWriteBack {
-            // Every slot before the validated head is done; context slots
-            // hold no buffer and are passed over.
-            let tx_mask = self.tx.mask;
-            let mut c = self.tx_clean;
-            while head_left > 0 && n < budget {
-                let slot = &mut self.tx_bufs[c % TXN];
-                if let Some(buf) = slot.as_mut() {
-                    if buf.capacity().saturating_sub(headroom) < buf_len {
+        match head_done {
+            Some(left) => {
+                // Every slot before the validated head is done; context
+                // slots hold no buffer and are passed over. `k` counts the
+                // transmit slots passed.
+                let mut k = 0;
+                while k < left && n < budget {
+                    let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
+                    if let Some(buf) = slot.as_mut() {
+                        buf.reset(headroom);
+                        // As in `refill`: device writes stay in the data area.
+                        if buf.writable_len() < buf_len {
+                            result = Err(ErrorKind::InvalidArgument);
+                            break;
+                        }
+                        rx_ring.write(i, [buf.phys_addr(), 0]);
+                        rx_slots[i % RXN] = slot.take();
+                        i = (i + 1) & mask;
+                        n += 1;
+                    }
+                    k += 1;
+                }
+                c = (c + k) & tx_mask;
+                used -= k;
+            }
+            None => {
+                // Descriptor done, as in `tx_reclaim`.
+                while n < budget && used > 0 {
+                    let (data, taken) = if tx_slots[c % TXN].is_some() {
+                        (c, 1)
+                    } else if used >= 2 {
+                        ((c + 1) & tx_mask, 2)
+                    } else {
+                        // An empty slot is a context descriptor, always
+                        // followed by data.
+                        result = Err(ErrorKind::DeviceFault);
+                        break;
+                    };
+                    if (tx_ring.read_hi(data) >> 32) as u32 & tx::STA_DD == 0 {
+                        break;
+                    }
+                    let slot = &mut tx_slots[data % TXN];
+                    let Some(buf) = slot.as_mut() else {
+                        result = Err(ErrorKind::DeviceFault);
+                        break;
+                    };
+                    buf.reset(headroom);
+                    if buf.writable_len() < buf_len {
                         result = Err(ErrorKind::InvalidArgument);
                         break;
                     }
-                    buf.reset(headroom);
                     rx_ring.write(i, [buf.phys_addr(), 0]);
-                    self.rx_bufs[i % RXN] = slot.take();
+                    rx_slots[i % RXN] = slot.take();
+                    c = (data + 1) & tx_mask;
+                    used -= taken;
                     i = (i + 1) & mask;
                     n += 1;
                 }
-                c = (c + 1) & tx_mask;
-                head_left -= 1;
-                self.tx_used -= 1;
             }
-            self.tx_clean = c;
-            head_left = 0;
         }
-        while n < budget {
-            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
-                break;
-            };
-            let slot = &mut self.tx_bufs[data % TXN];
-            let Some(buf) = slot.as_mut() else {
-                result = Err(ErrorKind::DeviceFault);
-                break;
-            };
-            if buf.capacity().saturating_sub(headroom) < buf_len {
-                result = Err(ErrorKind::InvalidArgument);
-                break;
-            }
-            buf.reset(headroom);
-            rx_ring.write(i, [buf.phys_addr(), 0]);
-            self.rx_bufs[i % RXN] = slot.take();
-            self.tx_commit_done(data, slots, &mut head_left);
-            i = (i + 1) & mask;
-            n += 1;
-        }
+        self.tx_clean = c;
+        self.tx_used = used;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -483,19 +477,21 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let budget = (N - out.len()).min(self.rx_posted);
         let mask = self.rx.mask;
         let buf_len = self.rx_buf_len;
-        let mut i = self.rx_next;
-        let mut n = 0;
-        let mut result = Ok(());
         let ring = self.rx.view;
         let slots = &mut self.rx_bufs;
-        while n < budget {
+        let mut i = self.rx_next;
+        let posted = self.rx_posted;
+        let mut result = Ok(());
+        // `fill_from` asks at most `posted` times and only while `out` has
+        // room, so only posted slots are looked at and every buffer taken
+        // from the ring has a place.
+        let n = out.fill_from(posted, || {
             let hi = ring.read_hi(i);
             let status = hi as u32;
             if status & rx_status::DD == 0 {
-                break;
+                return None;
             }
             // The device writes DD last (§7.1.6.2): read the other word only
             // after it, ordered by the acquire fence. Both words are local
@@ -507,40 +503,35 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             // the posted buffer cannot be true: keep the buffer.
             if status & rx_status::EOP == 0 || len > buf_len {
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             }
+            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
+            // two) and needs no bounds check.
             let slot = &mut slots[i % RXN];
-            let Some(buf) = slot.as_mut() else {
+            let Some(mut buf) = slot.take() else {
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             };
             // Cannot fail: refill accepted only buffers with room for
             // `rx_buf_len` bytes.
             if buf.set_len(len).is_err() {
+                *slot = Some(buf);
                 result = Err(ErrorKind::DeviceFault);
-                break;
+                return None;
             }
-            buf.rx = rx_meta(lo, hi);
-            // Cannot fail: `budget` is at most the batch's free space.
-            if let Some(buf) = slot.take() {
-                if let Err(buf) = out.push_back(buf) {
-                    *slot = Some(buf);
-                    result = Err(ErrorKind::Other);
-                    break;
-                }
-            }
+            *buf.rx_mut() = rx_meta(lo, hi);
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
             i = (i + 1) & mask;
-            n += 1;
-        }
+            Some(buf)
+        });
         self.rx_next = i;
-        self.rx_posted -= n;
+        self.rx_posted = posted - n;
         result?;
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
         let free = (i + self.rx_posted) & mask;
-        if self.rx.read_hi(free) as u32 & rx_status::DD != 0 {
+        if ring.read_hi(free) as u32 & rx_status::DD != 0 {
             return Err(ErrorKind::DeviceFault);
         }
         Ok(n)
@@ -550,26 +541,27 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let mask = self.rx.mask;
+        let ring = self.rx.view;
+        let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
-        let budget = (mask - self.rx_posted).min(bufs.len());
+        let room = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let mut n = 0;
         let mut result = Ok(());
         let buf_len = self.rx_buf_len;
-        let ring = self.rx.view;
-        while n < budget {
-            let Some(front) = bufs.front() else { break };
-            if front.capacity() - front.headroom() < buf_len {
-                // The device may write `rx_buf_len` bytes: refuse a smaller buffer.
+        let slots = &mut self.rx_bufs;
+        let n = bufs.drain_into(room, |buf| {
+            // The device may write `rx_buf_len` bytes at `phys_addr`: refuse
+            // a buffer whose data area is smaller, so device writes never
+            // leave the data area (the `PacketBuf` device invariant).
+            if buf.writable_len() < buf_len {
                 result = Err(ErrorKind::InvalidArgument);
-                break;
+                return Err(buf);
             }
-            ring.write(i, [front.phys_addr(), 0]);
-            self.rx_bufs[i % RXN] = bufs.pop_front();
+            ring.write(i, [buf.phys_addr(), 0]);
+            slots[i % RXN] = Some(buf);
             i = (i + 1) & mask;
-            n += 1;
-        }
+            Ok(())
+        });
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -590,46 +582,50 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         let ring = self.tx.view;
         let mask = ring.mask;
-        let mut used = self.tx_used;
-        let mut tail = (self.tx_clean + used) & mask;
-        let mut n = 0;
+        let start = self.tx_clean + self.tx_used;
+        // Free descriptors; `k` counts those filled (data and context).
+        let room = mask - self.tx_used;
+        let mut k = 0;
         let mut result = Ok(());
-        while let Some(front) = bufs.front() {
-            let len = front.len();
+        let slots = &mut self.tx_bufs;
+        let tx_ctx = &mut self.tx_ctx;
+        let n = bufs.drain_into(usize::MAX, |buf| {
+            let len = buf.len();
             if len.wrapping_sub(1) >= MAX_TX_LEN {
                 result = Err(ErrorKind::InvalidArgument);
-                break;
+                return Err(buf);
             }
             let mut popts = 0;
-            if front.tx.flags.is_empty() {
-                if used >= mask {
-                    break;
+            if buf.tx().flags.is_empty() {
+                if k >= room {
+                    return Err(buf);
                 }
             } else {
-                let key = self.tx_context(front);
-                let need_ctx = key != self.tx_ctx;
-                if used + 1 + usize::from(need_ctx) > mask {
-                    break;
+                let key = Self::tx_context(&buf);
+                let need_ctx = key != *tx_ctx;
+                if k + 1 + usize::from(need_ctx) > room {
+                    return Err(buf);
                 }
                 if let Some(key) = key {
                     if need_ctx {
-                        ring.write(tail, desc::to_words(&Self::context(key)));
-                        self.tx_bufs[tail % TXN] = None;
-                        tail = (tail + 1) & mask;
-                        used += 1;
-                        self.tx_ctx = Some(key);
+                        let t = (start + k) & mask;
+                        ring.write(t, desc::to_words(&Self::context(key)));
+                        slots[t % TXN] = None;
+                        k += 1;
+                        *tx_ctx = Some(key);
                     }
                     popts = Self::popts(key);
                 }
             }
-            ring.write(tail, data_descriptor(front.phys_addr(), len, popts));
-            self.tx_bufs[tail % TXN] = bufs.pop_front();
-            tail = (tail + 1) & mask;
-            used += 1;
-            n += 1;
-        }
-        self.tx_used = used;
+            let t = (start + k) & mask;
+            ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
+            slots[t % TXN] = Some(buf);
+            k += 1;
+            Ok(())
+        });
+        self.tx_used += k;
         if n > 0 {
+            let tail = (start + k) & mask;
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
             self.regs
@@ -639,47 +635,68 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
     }
 
     fn tx_reclaim<const N: usize>(&mut self, done: &mut Batch<N>) -> Result<usize, ErrorKind> {
-        let room = N - done.len();
-        let mut n = 0;
         if self.completion == TxCompletion::HeadWriteBack {
             // Every slot before the validated head is done; context slots
             // hold no buffer and are passed over.
-            let mut left = self.tx_done_budget()?;
+            let left = self.tx_done_budget()?;
             let mask = self.tx.mask;
-            let mut i = self.tx_clean;
-            while left > 0 && n < room {
-                if let Some(buf) = self.tx_bufs[i % TXN].take() {
-                    // Cannot fail: `room` is the batch's free space.
-                    if let Err(buf) = done.push_back(buf) {
-                        self.tx_bufs[i % TXN] = Some(buf);
-                        break;
+            let c = self.tx_clean;
+            let slots = &mut self.tx_bufs;
+            // `k` counts the transmit slots passed; `fill_from` asks only
+            // while `done` has room.
+            let mut k = 0;
+            let n = done.fill_from(usize::MAX, || {
+                while k < left {
+                    let buf = slots[((c + k) & mask) % TXN].take();
+                    k += 1;
+                    if buf.is_some() {
+                        return buf;
                     }
-                    n += 1;
                 }
-                i = (i + 1) & mask;
-                left -= 1;
-                self.tx_used -= 1;
-            }
-            self.tx_clean = i;
+                None
+            });
+            self.tx_clean = (c + k) & mask;
+            self.tx_used -= k;
             return Ok(n);
         }
-        let mut head_left = usize::MAX;
-        while n < room {
-            let Some((data, slots)) = self.tx_peek_done(head_left)? else {
-                break;
-            };
-            let Some(buf) = self.tx_bufs[data % TXN].take() else {
-                return Err(ErrorKind::DeviceFault);
-            };
-            // Cannot fail: `room` is the batch's free space.
-            if let Err(buf) = done.push_back(buf) {
-                self.tx_bufs[data % TXN] = Some(buf);
-                return Err(ErrorKind::Other);
+        // Descriptor done: each frame's data descriptor has its DD bit
+        // written back (§7.2.3.5.1).
+        let ring = self.tx.view;
+        let mask = ring.mask;
+        let mut clean = self.tx_clean;
+        let mut used = self.tx_used;
+        let mut result = Ok(());
+        let slots = &mut self.tx_bufs;
+        // `fill_from` asks only while `done` has room.
+        let n = done.fill_from(usize::MAX, || {
+            if used == 0 {
+                return None;
             }
-            self.tx_commit_done(data, slots, &mut head_left);
-            n += 1;
-        }
-        Ok(n)
+            // A slot without a buffer is a context descriptor, completed
+            // with the data descriptor after it.
+            let (data, taken) = if slots[clean % TXN].is_some() {
+                (clean, 1)
+            } else if used >= 2 {
+                ((clean + 1) & mask, 2)
+            } else {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            };
+            let sta = (ring.read_hi(data) >> 32) as u32;
+            if sta & tx::STA_DD == 0 {
+                return None;
+            }
+            let Some(buf) = slots[data % TXN].take() else {
+                result = Err(ErrorKind::DeviceFault);
+                return None;
+            };
+            clean = (data + 1) & mask;
+            used -= taken;
+            Some(buf)
+        });
+        self.tx_clean = clean;
+        self.tx_used = used;
+        result.map(|()| n)
     }
 
     fn tx_free(&self) -> usize {

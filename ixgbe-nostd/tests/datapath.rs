@@ -43,7 +43,7 @@ fn two_modelled_cards_exchange_frames() {
     for (buf, f) in got.iter().zip(&frames) {
         assert_eq!(buf.data(), &f[..]);
         assert!(
-            buf.rx
+            buf.rx()
                 .flags
                 .contains(RxFlags::IPV4_CSUM_OK | RxFlags::L4_CSUM_OK)
         );
@@ -99,9 +99,9 @@ fn transmit_checksum_offload_fills_in_both_checksums() {
     assert!(!checksums_ok(&f));
     let mut buf = pool(&dma, 1).pop().unwrap();
     buf.append(&f).unwrap();
-    buf.tx.flags = TxFlags::IPV4_CSUM | TxFlags::UDP_CSUM;
-    buf.tx.l2_len = 14;
-    buf.tx.l3_len = 20;
+    buf.tx_mut().flags = TxFlags::IPV4_CSUM | TxFlags::UDP_CSUM;
+    buf.tx_mut().l2_len = 14;
+    buf.tx_mut().l3_len = 20;
     let mut out: Batch<4> = batch([buf]);
     assert_eq!(q.tx_burst(&mut out).unwrap(), 1);
     // A context descriptor and a data descriptor.
@@ -128,11 +128,11 @@ fn receive_flags_bad_checksums() {
     assert_eq!(got.len(), 2);
     assert!(
         got[0]
-            .rx
+            .rx()
             .flags
             .contains(RxFlags::L4_CSUM_BAD | RxFlags::IPV4_CSUM_OK)
     );
-    assert!(got[1].rx.flags.contains(RxFlags::IPV4_CSUM_BAD));
+    assert!(got[1].rx().flags.contains(RxFlags::IPV4_CSUM_BAD));
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl Rig {
             if let Some(b) = got.first() {
                 assert!(hit.is_none(), "delivered twice");
                 assert_eq!(b.data(), f);
-                hit = Some((i, b.rx.flags));
+                hit = Some((i, b.rx().flags));
             }
             // Recycle the buffers so long runs never exhaust a ring.
             let mut back: nic_traits::Batch<4> = nic_traits::Batch::new();
@@ -317,8 +317,8 @@ fn rss_spreads_flows_by_the_redirection_table() {
     let want_q = usize::from(reta[0x51cc_c178 & 0x7F]);
     let got = drain(&mut rig.queues[want_q]);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].rx.rss_hash, 0x51cc_c178);
-    assert!(got[0].rx.flags.contains(RxFlags::RSS_HASH));
+    assert_eq!(got[0].rx().rss_hash, 0x51cc_c178);
+    assert!(got[0].rx().flags.contains(RxFlags::RSS_HASH));
     let mut per_queue = [0usize; 4];
     for sport in 0..256u16 {
         let src = [10, 1, (sport >> 8) as u8, sport as u8];

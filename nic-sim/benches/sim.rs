@@ -66,9 +66,9 @@ fn pair(c: &mut Criterion) {
             let mut qb = pair.b.queue(0, ring).unwrap();
             let dma = SimDma::new();
             let mut pool: Vec<PacketBuf> = dma
-                .alloc(256 * 2048, 64)
+                .alloc(256 * 2112, 64)
                 .unwrap()
-                .into_buffers(2048, 0)
+                .into_buffers(2112, 0)
                 .collect();
             let dst = pair.b.mac_address().0;
             let mut frame = [0u8; 128];

@@ -37,7 +37,7 @@
 //! let mut q = nic.queue(0, QueueConfig::default()).unwrap();
 //! let dma = SimDma::new();
 //! let mut pool: Batch<4> = Batch::new();
-//! for b in dma.alloc(4 * 2048, 64).unwrap().into_buffers(2048, 0) {
+//! for b in dma.alloc(4 * 2112, 64).unwrap().into_buffers(2112, 0) {
 //!     pool.push_back(b).unwrap();
 //! }
 //! // Post one buffer for reception, send a frame from another.
@@ -198,7 +198,7 @@ impl Ring {
             let Some(mut buf) = bufs.pop_front() else {
                 break;
             };
-            buf.rx = Default::default();
+            *buf.rx_mut() = Default::default();
             let t = self.tail;
             self.slots[t] = Slot {
                 buf: Some(buf),
@@ -873,9 +873,8 @@ impl SoftNicHarness {
         let dma = crate::SimDma::new();
         let rings = usize::from(queue_config.rx_ring.max(queue_config.tx_ring));
         let count = 2 * rings + 64;
-        let size = (queue_config.rx_buf_len as usize)
-            .max(2048)
-            .next_power_of_two();
+        // Room for `rx_buf_len` bytes after each buffer's header.
+        let size = (queue_config.rx_buf_len as usize).max(2048) + PacketBuf::HEADER_LEN;
         let pool: Vec<PacketBuf> = match nic_traits::Dma::alloc(&dma, count * size, 64) {
             Ok(region) => region.into_buffers(size, 0).collect(),
             Err(_) => Vec::new(),
@@ -951,7 +950,7 @@ mod tests {
 
     fn pool<const N: usize>(dma: &SimDma) -> Batch<N> {
         let mut b = Batch::new();
-        for buf in dma.alloc(N * 2048, 64).unwrap().into_buffers(2048, 0) {
+        for buf in dma.alloc(N * 2112, 64).unwrap().into_buffers(2112, 0) {
             b.push_back(buf).unwrap();
         }
         b

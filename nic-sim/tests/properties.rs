@@ -116,7 +116,7 @@ proptest! {
         let mut q = nic.queue(0, cfg).unwrap();
         let dma = SimDma::new();
         let mut pool: Vec<PacketBuf> =
-            dma.alloc(64 * 2048, 64).unwrap().into_buffers(2048, 0).collect();
+            dma.alloc(64 * 2112, 64).unwrap().into_buffers(2112, 0).collect();
         let total = pool.len();
         let mut next_inject = 0u32;
         let mut next_send = 1_000_000u32;

@@ -58,9 +58,9 @@ fn capture_pair(nanos: bool) -> Vec<u8> {
     pair.b.set_tap(pcap.clone());
     let dma = SimDma::new();
     let mut bufs: Vec<_> = dma
-        .alloc(64 * 2048, 64)
+        .alloc(64 * 2112, 64)
         .unwrap()
-        .into_buffers(2048, 0)
+        .into_buffers(2112, 0)
         .collect();
     let mut qa = pair.a.queue(0, QueueConfig::default()).unwrap();
     let mut qb = pair.b.queue(0, QueueConfig::default()).unwrap();

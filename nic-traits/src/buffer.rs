@@ -79,6 +79,28 @@ pub struct TxMeta {
     pub l3_len: u16,
 }
 
+/// The buffer header: everything a [`PacketBuf`] knows about its buffer,
+/// kept in the first [`PacketBuf::HEADER_LEN`] bytes of the buffer's own
+/// memory (one cache line), before the data area.
+///
+/// Only the CPU reads or writes the header: a device is only ever given
+/// addresses inside the data area (see [`PacketBuf`]).
+#[repr(C)]
+struct Header {
+    /// Device address of the data area's first byte.
+    phys: PhysAddr,
+    /// Size of the data area (headroom + data + tailroom).
+    capacity: u32,
+    /// Offset of the first data byte in the data area (the headroom).
+    head: u32,
+    /// Length of the data.
+    len: u32,
+    /// The host's name for the buffer.
+    tag: u32,
+    rx: RxMeta,
+    tx: TxMeta,
+}
+
 /// A packet buffer: memory the device can reach, with headroom for headers,
 /// a data range, and per-frame metadata.
 ///
@@ -87,7 +109,28 @@ pub struct TxMeta {
 /// device may write or read it. Passing it to a queue driver moves it; a
 /// queue driver gives it back from `rx_burst`, `tx_reclaim` or `release`.
 ///
-/// The layout is `[headroom | data | tailroom]` inside `capacity` bytes.
+/// # Layout
+///
+/// The handle is one pointer (`size_of::<PacketBuf>() == size_of::<usize>()`,
+/// and `Option<PacketBuf>` is no larger), so batches and rings move 8 bytes
+/// per buffer. It points to a header in the first
+/// [`HEADER_LEN`](Self::HEADER_LEN) bytes of the buffer memory; after it
+/// comes the **data area** of [`capacity`](Self::capacity) bytes, laid out as
+/// `[headroom | data | tailroom]`:
+///
+/// ```text
+/// buffer memory: [ header (64) | headroom | data | tailroom ]
+///                                ^ data area: capacity() bytes
+/// ```
+///
+/// **Device invariant.** The header is written only by the CPU. A driver
+/// gives a device only [`phys_addr`](Self::phys_addr) (data area + headroom)
+/// with a length of at most [`capacity`](Self::capacity) −
+/// [`headroom`](Self::headroom) for the device to write, or
+/// [`len`](Self::len) bytes for it to read, so device writes stay inside the
+/// data area and can never reach the header. Drivers check this bound where
+/// they post a buffer for reception.
+///
 /// The tag is the host's name for the buffer (for example its index in a pool),
 /// carried unchanged so a host can check that what comes back is what it gave.
 ///
@@ -96,45 +139,67 @@ pub struct TxMeta {
 /// ```
 /// # use nic_traits::{DmaRegion, PacketBuf};
 /// # use core::ptr::NonNull;
-/// # let mem: &'static mut [u8] = Box::leak(vec![0u8; 2048].into_boxed_slice());
-/// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap(), 0x1000, mem.len()) };
+/// # let mem: &'static mut [u64] = Box::leak(vec![0u64; 256].into_boxed_slice());
+/// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0x1000, 2048) };
 /// let mut buf: PacketBuf = region.into_buffers(2048, 128).next().unwrap();
+/// assert_eq!(buf.capacity() as usize, 2048 - PacketBuf::HEADER_LEN);
 /// buf.append(b"payload").unwrap();
 /// buf.prepend(4).unwrap().copy_from_slice(b"hdr:");
 /// assert_eq!(buf.data(), b"hdr:payload");
 /// assert_eq!(buf.headroom(), 124);
+/// buf.rx_mut().rss_hash = 7;
+/// assert_eq!(buf.rx().rss_hash, 7);
 /// ```
-#[derive(Debug)]
 pub struct PacketBuf {
-    virt: NonNull<u8>,
-    phys: PhysAddr,
-    capacity: u32,
-    head: u32,
-    len: u32,
-    tag: u32,
-    /// Metadata the device wrote for a received frame.
-    pub rx: RxMeta,
-    /// Offloads requested for a frame to transmit.
-    pub tx: TxMeta,
+    header: NonNull<Header>,
 }
 
-// SAFETY: a `PacketBuf` exclusively owns its bytes (the `from_raw_parts`
-// contract), so moving it to another thread moves that ownership.
+// The hand-off between batches and rings moves one pointer per buffer.
+const _: () = assert!(core::mem::size_of::<PacketBuf>() == core::mem::size_of::<usize>());
+const _: () = assert!(core::mem::size_of::<Option<PacketBuf>>() == core::mem::size_of::<usize>());
+const _: () = assert!(core::mem::size_of::<Header>() <= PacketBuf::HEADER_LEN);
+// Buffers move between threads and cores with their queue drivers.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<PacketBuf>();
+    send_sync::<crate::Batch<1>>();
+};
+const _: () = assert!(PacketBuf::HEADER_LEN.is_multiple_of(core::mem::align_of::<Header>()));
+
+// SAFETY: a `PacketBuf` exclusively owns its header and data bytes (the
+// `from_raw_parts` contract), so moving it to another thread moves that
+// ownership.
 unsafe impl Send for PacketBuf {}
 // SAFETY: shared references only allow reads of the owned bytes.
 unsafe impl Sync for PacketBuf {}
 
+impl core::fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let h = self.hdr();
+        f.debug_struct("PacketBuf")
+            .field("phys", &h.phys)
+            .field("capacity", &h.capacity)
+            .field("head", &h.head)
+            .field("len", &h.len)
+            .field("tag", &h.tag)
+            .field("rx", &h.rx)
+            .field("tx", &h.tx)
+            .finish()
+    }
+}
+
 #[cfg(feature = "defmt")]
 impl defmt::Format for PacketBuf {
     fn format(&self, f: defmt::Formatter<'_>) {
+        let h = self.hdr();
         defmt::write!(
             f,
             "PacketBuf {{ phys: {=u64:#x}, cap: {=u32}, head: {=u32}, len: {=u32}, tag: {=u32} }}",
-            self.phys,
-            self.capacity,
-            self.head,
-            self.len,
-            self.tag
+            h.phys,
+            h.capacity,
+            h.head,
+            h.len,
+            h.tag
         )
     }
 }
@@ -153,168 +218,337 @@ impl core::fmt::Display for NoRoom {
 impl core::error::Error for NoRoom {}
 
 impl PacketBuf {
-    /// Builds a buffer handle over `capacity` bytes at `virt`, with the data
-    /// range empty and starting at `headroom`.
+    /// Bytes at the start of every buffer's memory that hold its header (one
+    /// cache line); the data area follows.
+    pub const HEADER_LEN: usize = 64;
+
+    /// Required alignment of a buffer's memory (the header's alignment).
+    pub const ALIGN: usize = core::mem::align_of::<Header>();
+
+    /// Builds a buffer handle over `size` bytes of memory at `virt`: the
+    /// header is written into the first [`HEADER_LEN`](Self::HEADER_LEN)
+    /// bytes, and the data area (the remaining `size - HEADER_LEN` bytes,
+    /// [`capacity`](Self::capacity)) starts empty at `headroom`.
     ///
     /// # Safety
-    /// `virt` must point to `capacity` bytes valid for reads and writes, owned
-    /// exclusively by the returned handle for as long as it (or any handle the
-    /// bytes move to) exists, and reachable by the device at `phys`.
-    /// `headroom` must be at most `capacity`.
+    /// `virt` must point to `size` bytes valid for reads and writes, aligned
+    /// to [`ALIGN`](Self::ALIGN), owned exclusively by the returned handle for
+    /// as long as it (or any handle the bytes move to) exists, and reachable
+    /// by the device at `phys`. `size` must be at least
+    /// [`HEADER_LEN`](Self::HEADER_LEN); `headroom` is clamped to the data
+    /// area.
+    #[inline]
     pub unsafe fn from_raw_parts(
         virt: NonNull<u8>,
         phys: PhysAddr,
-        capacity: u32,
+        size: u32,
         headroom: u32,
         tag: u32,
     ) -> Self {
-        Self {
-            virt,
-            phys,
-            capacity,
-            head: headroom.min(capacity),
-            len: 0,
-            tag,
-            rx: RxMeta::default(),
-            tx: TxMeta::default(),
-        }
+        let capacity = size.saturating_sub(Self::HEADER_LEN as u32);
+        let header = virt.cast::<Header>();
+        // SAFETY: the caller guarantees `size >= HEADER_LEN` valid, aligned,
+        // exclusively owned bytes at `virt`, which hold a `Header`.
+        unsafe {
+            header.as_ptr().write(Header {
+                phys: phys + Self::HEADER_LEN as u64,
+                capacity,
+                head: headroom.min(capacity),
+                len: 0,
+                tag,
+                rx: RxMeta::default(),
+                tx: TxMeta::default(),
+            })
+        };
+        Self { header }
     }
 
-    /// Gives up the handle, returning `(virt, phys, capacity, tag)` so a host
-    /// can put the memory back into its own pool.
+    /// Gives up the handle, returning `(virt, phys, size, tag)` — the
+    /// buffer memory's start (the header), its device address and total size
+    /// as given to [`from_raw_parts`](Self::from_raw_parts) — so a host can
+    /// put the memory back into its own pool.
+    #[inline]
     pub fn into_raw_parts(self) -> (NonNull<u8>, PhysAddr, u32, u32) {
-        (self.virt, self.phys, self.capacity, self.tag)
+        let h = self.hdr();
+        (
+            self.header.cast::<u8>(),
+            h.phys - Self::HEADER_LEN as u64,
+            h.capacity + Self::HEADER_LEN as u32,
+            h.tag,
+        )
+    }
+
+    #[inline(always)]
+    fn hdr(&self) -> &Header {
+        // SAFETY: the header was written by `from_raw_parts` and is owned by
+        // this handle; `&self` allows shared reads.
+        unsafe { self.header.as_ref() }
+    }
+
+    #[inline(always)]
+    fn hdr_mut(&mut self) -> &mut Header {
+        // SAFETY: as in `hdr`; `&mut self` makes the borrow exclusive.
+        unsafe { self.header.as_mut() }
+    }
+
+    /// The data area's first byte.
+    #[inline(always)]
+    fn area(&self) -> *mut u8 {
+        // SAFETY: the buffer memory is at least `HEADER_LEN` bytes (the
+        // `from_raw_parts` contract), so the data area starts inside it (or
+        // one past its end when the area is empty).
+        unsafe { self.header.as_ptr().cast::<u8>().add(Self::HEADER_LEN) }
     }
 
     /// The host's tag for this buffer.
+    #[inline]
     pub fn tag(&self) -> u32 {
-        self.tag
+        self.hdr().tag
     }
 
-    /// Total size of the buffer memory.
+    /// Size of the data area: headroom + data + tailroom (the buffer memory
+    /// less the header).
+    #[inline]
     pub fn capacity(&self) -> u32 {
-        self.capacity
+        self.hdr().capacity
     }
 
-    /// Device address of the first byte of buffer memory (not of the data).
+    /// Device address of the first byte of the data area (not of the data,
+    /// and not of the header, which the device never sees).
+    #[inline]
     pub fn buffer_phys_addr(&self) -> PhysAddr {
-        self.phys
+        self.hdr().phys
     }
 
     /// Device address of the first data byte: where a receive descriptor
     /// points the device, or where a transmit descriptor reads from.
+    #[inline]
     pub fn phys_addr(&self) -> PhysAddr {
-        self.phys + u64::from(self.head)
+        let h = self.hdr();
+        h.phys + u64::from(h.head)
     }
 
     /// Bytes free before the data.
+    #[inline]
     pub fn headroom(&self) -> u32 {
-        self.head
+        self.hdr().head
     }
 
     /// Bytes free after the data.
+    #[inline]
     pub fn tailroom(&self) -> u32 {
-        self.capacity - self.head - self.len
+        let h = self.hdr();
+        h.capacity - h.head - h.len
+    }
+
+    /// Bytes a device may write at [`phys_addr`](Self::phys_addr) without
+    /// leaving the data area: capacity less headroom.
+    #[inline]
+    pub fn writable_len(&self) -> u32 {
+        let h = self.hdr();
+        h.capacity - h.head
     }
 
     /// Length of the data.
+    #[inline]
     pub fn len(&self) -> u32 {
-        self.len
+        self.hdr().len
     }
 
     /// Whether the data range is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.hdr().len == 0
+    }
+
+    /// Metadata the device wrote for a received frame.
+    #[inline]
+    pub fn rx(&self) -> &RxMeta {
+        &self.hdr().rx
+    }
+
+    /// Metadata of a received frame, writable (drivers fill it in).
+    #[inline]
+    pub fn rx_mut(&mut self) -> &mut RxMeta {
+        &mut self.hdr_mut().rx
+    }
+
+    /// Offloads requested for a frame to transmit.
+    #[inline]
+    pub fn tx(&self) -> &TxMeta {
+        &self.hdr().tx
+    }
+
+    /// Offloads requested for a frame to transmit, writable.
+    #[inline]
+    pub fn tx_mut(&mut self) -> &mut TxMeta {
+        &mut self.hdr_mut().tx
     }
 
     /// The data.
+    #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: head + len <= capacity is an invariant of every method, and
-        // the bytes are owned by `self` (the `from_raw_parts` contract).
-        unsafe {
-            core::slice::from_raw_parts(
-                self.virt.as_ptr().add(self.head as usize),
-                self.len as usize,
-            )
-        }
+        let h = self.hdr();
+        // SAFETY: head + len <= capacity is an invariant of every method, the
+        // data area follows the header, and its bytes are owned by `self`
+        // (the `from_raw_parts` contract).
+        unsafe { core::slice::from_raw_parts(self.area().add(h.head as usize), h.len as usize) }
     }
 
     /// The data, writable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `data`; `&mut self` makes the borrow exclusive.
-        unsafe {
-            core::slice::from_raw_parts_mut(
-                self.virt.as_ptr().add(self.head as usize),
-                self.len as usize,
-            )
-        }
+        let (head, len) = (self.hdr().head, self.hdr().len);
+        // SAFETY: as in `data`; `&mut self` makes the borrow exclusive, and
+        // the data area does not overlap the header.
+        unsafe { core::slice::from_raw_parts_mut(self.area().add(head as usize), len as usize) }
     }
 
-    /// Everything after the headroom up to the end of the buffer: where a
+    /// Everything after the headroom up to the end of the data area: where a
     /// device writes a received frame. Use [`set_len`](Self::set_len) after.
+    #[inline]
     pub fn writable_area(&mut self) -> &mut [u8] {
-        // SAFETY: head <= capacity; the bytes are owned by `self`.
-        unsafe {
-            core::slice::from_raw_parts_mut(
-                self.virt.as_ptr().add(self.head as usize),
-                (self.capacity - self.head) as usize,
-            )
-        }
+        let (head, n) = (self.hdr().head, self.writable_len());
+        // SAFETY: head <= capacity; the data area is owned by `self` and does
+        // not overlap the header.
+        unsafe { core::slice::from_raw_parts_mut(self.area().add(head as usize), n as usize) }
     }
 
     /// Sets the data length, e.g. to the length a device wrote.
+    #[inline]
     pub fn set_len(&mut self, len: u32) -> Result<(), NoRoom> {
-        if len > self.capacity - self.head {
+        let h = self.hdr_mut();
+        if len > h.capacity - h.head {
             return Err(NoRoom);
         }
-        self.len = len;
+        h.len = len;
         Ok(())
     }
 
-    /// Moves the data start to `headroom` bytes into the buffer and empties
-    /// the data range (used when recycling a buffer for reception).
+    /// Moves the data start to `headroom` bytes into the data area and
+    /// empties the data range and the metadata (used when recycling a buffer
+    /// for reception).
+    #[inline]
     pub fn reset(&mut self, headroom: u32) {
-        self.head = headroom.min(self.capacity);
-        self.len = 0;
-        self.rx = RxMeta::default();
-        self.tx = TxMeta::default();
+        let h = self.hdr_mut();
+        h.head = headroom.min(h.capacity);
+        h.len = 0;
+        h.rx = RxMeta::default();
+        h.tx = TxMeta::default();
     }
 
     /// Grows the data at the front by `n` bytes taken from the headroom and
     /// returns them (for a header).
+    #[inline]
     pub fn prepend(&mut self, n: u32) -> Result<&mut [u8], NoRoom> {
-        if n > self.head {
+        let h = self.hdr_mut();
+        if n > h.head {
             return Err(NoRoom);
         }
-        self.head -= n;
-        self.len += n;
+        h.head -= n;
+        h.len += n;
         Ok(&mut self.data_mut()[..n as usize])
     }
 
     /// Removes `n` bytes from the front of the data (after parsing a header).
+    #[inline]
     pub fn pull(&mut self, n: u32) -> Result<(), NoRoom> {
-        if n > self.len {
+        let h = self.hdr_mut();
+        if n > h.len {
             return Err(NoRoom);
         }
-        self.head += n;
-        self.len -= n;
+        h.head += n;
+        h.len -= n;
         Ok(())
     }
 
     /// Copies `bytes` to the end of the data.
+    #[inline]
     pub fn append(&mut self, bytes: &[u8]) -> Result<(), NoRoom> {
         let n = u32::try_from(bytes.len()).map_err(|_| NoRoom)?;
         if n > self.tailroom() {
             return Err(NoRoom);
         }
-        let old = self.len as usize;
-        self.len += n;
+        let h = self.hdr_mut();
+        let old = h.len as usize;
+        h.len += n;
         self.data_mut()[old..].copy_from_slice(bytes);
         Ok(())
     }
 
     /// Shortens the data to `len` bytes (no effect if already shorter).
+    #[inline]
     pub fn truncate(&mut self, len: u32) {
-        self.len = self.len.min(len);
+        let h = self.hdr_mut();
+        h.len = h.len.min(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DmaRegion;
+    use std::vec;
+
+    fn region(words: usize, phys: PhysAddr) -> DmaRegion {
+        let mem: &'static mut [u64] = std::boxed::Box::leak(vec![0u64; words].into_boxed_slice());
+        // SAFETY: leaked memory, owned by the region from now on.
+        unsafe {
+            DmaRegion::from_raw_parts(
+                NonNull::new(mem.as_mut_ptr()).unwrap().cast(),
+                phys,
+                words * 8,
+            )
+        }
+    }
+
+    #[test]
+    fn header_sits_before_the_data_area_and_survives_device_writes() {
+        let mut bufs = region(2 * 1024 / 8, 0x4000).into_buffers(1024, 32);
+        let mut a = bufs.next().unwrap();
+        let mut b = bufs.next().unwrap();
+        assert!(bufs.next().is_none());
+        assert_eq!(a.capacity(), 1024 - 64);
+        assert_eq!(a.buffer_phys_addr(), 0x4000 + 64);
+        assert_eq!(a.phys_addr(), 0x4000 + 64 + 32);
+        assert_eq!(b.phys_addr(), 0x4000 + 1024 + 64 + 32);
+        assert_eq!(a.writable_len(), 1024 - 64 - 32);
+        // Fill the whole writable area of `a` as a device would: neither
+        // `a`'s nor `b`'s header changes.
+        a.writable_area().fill(0xEE);
+        b.writable_area().fill(0xDD);
+        assert_eq!((a.tag(), b.tag()), (0, 1));
+        assert_eq!(a.capacity(), 1024 - 64);
+        assert_eq!(b.headroom(), 32);
+        a.set_len(a.writable_len()).unwrap();
+        assert!(a.data().iter().all(|&x| x == 0xEE));
+        assert_eq!(a.set_len(a.writable_len() + 1), Err(NoRoom));
+        a.tx_mut().l2_len = 14;
+        a.reset(0);
+        assert_eq!((a.len(), a.headroom(), a.tx().l2_len), (0, 0, 0));
+        let (virt, phys, size, tag) = b.into_raw_parts();
+        assert_eq!((phys, size, tag), (0x4000 + 1024, 1024, 1));
+        // SAFETY: the parts just given up, still owned by nobody else.
+        let b = unsafe { PacketBuf::from_raw_parts(virt, phys, size, 16, 9) };
+        assert_eq!(
+            (b.phys_addr(), b.tag(), b.len()),
+            (0x4000 + 1024 + 64 + 16, 9, 0)
+        );
+    }
+
+    #[test]
+    fn prepend_pull_append_truncate_keep_the_bounds() {
+        let mut buf = region(256 / 8, 0).into_buffers(256, 8).next().unwrap();
+        assert_eq!(buf.tailroom(), 256 - 64 - 8);
+        assert_eq!(buf.prepend(9), Err(NoRoom));
+        buf.append(&[1; 100]).unwrap();
+        assert_eq!(buf.append(&[2; 100]), Err(NoRoom));
+        buf.prepend(8).unwrap().fill(3);
+        assert_eq!(buf.len(), 108);
+        buf.pull(8).unwrap();
+        assert_eq!(buf.pull(101), Err(NoRoom));
+        buf.truncate(10);
+        assert_eq!(buf.data(), &[1; 10]);
+        assert!(!buf.is_empty());
     }
 }

@@ -77,9 +77,20 @@ impl DmaRegion {
         unsafe { core::slice::from_raw_parts_mut(self.virt.as_ptr(), self.len) }
     }
 
-    /// Splits the region into packet buffers of `buf_size` bytes each, every
-    /// one starting with `headroom` bytes reserved for headers a stack may
-    /// prepend. Bytes left over at the end are not used.
+    /// Splits the region into packet buffers of `buf_size` bytes each.
+    ///
+    /// Each buffer's first [`PacketBuf::HEADER_LEN`](crate::PacketBuf::HEADER_LEN)
+    /// (64) bytes hold its header, so its data area — what
+    /// [`capacity`](crate::PacketBuf::capacity) reports and what a device may
+    /// write — is `buf_size - 64` bytes, of which the first `headroom` are
+    /// reserved for headers a stack may prepend. A device that should receive
+    /// frames of up to `L` bytes therefore needs `buf_size >= 64 + headroom + L`.
+    ///
+    /// `buf_size` must be a multiple of [`PacketBuf::ALIGN`](crate::PacketBuf::ALIGN)
+    /// and larger than `64 + headroom`, otherwise no buffer is carved. The
+    /// first buffer starts at the region's first `ALIGN`-aligned byte; bytes
+    /// left over at the end are not used. With a region aligned to 64 bytes
+    /// and `buf_size` a multiple of 64, every header is one cache line.
     ///
     /// The buffers own their memory from then on; it is never returned to the
     /// [`Dma`] allocator (packet pools live as long as the device).
@@ -89,21 +100,32 @@ impl DmaRegion {
     /// ```
     /// # use nic_traits::{DmaRegion, PacketBuf};
     /// # use core::ptr::NonNull;
-    /// let mem: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
+    /// let mem: &'static mut [u64] = Box::leak(vec![0u64; 4096 / 8].into_boxed_slice());
     /// // SAFETY (example): leaked heap memory, owned by the region; phys is made up.
     /// let region = unsafe {
-    ///     DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap(), 0x10_0000, mem.len())
+    ///     DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0x10_0000, 4096)
     /// };
     /// let bufs: Vec<PacketBuf> = region.into_buffers(2048, 64).collect();
     /// assert_eq!(bufs.len(), 2);
-    /// assert_eq!(bufs[1].phys_addr(), 0x10_0000 + 2048 + 64);
-    /// assert_eq!(bufs[1].tailroom(), 2048 - 64);
+    /// // Header (64 bytes), then the headroom, then the data.
+    /// assert_eq!(bufs[1].phys_addr(), 0x10_0000 + 2048 + 64 + 64);
+    /// assert_eq!(bufs[1].capacity(), 2048 - 64);
+    /// assert_eq!(bufs[1].tailroom(), 2048 - 64 - 64);
     /// ```
     pub fn into_buffers(self, buf_size: usize, headroom: usize) -> BufferIter {
-        // A buffer must hold at least one byte after its headroom, and its
-        // size must fit the buffer's `u32` fields; otherwise nothing is carved.
-        let count = if headroom < buf_size && buf_size <= u32::MAX as usize {
-            self.len / buf_size
+        let header = crate::PacketBuf::HEADER_LEN;
+        let align = crate::PacketBuf::ALIGN;
+        let start = self.virt.as_ptr().align_offset(align);
+        // A buffer must hold its header and at least one byte after its
+        // headroom, keep every header aligned, and fit the buffer's `u32`
+        // fields; otherwise nothing is carved.
+        let usable = buf_size > header
+            && headroom < buf_size - header
+            && buf_size.is_multiple_of(align)
+            && buf_size <= u32::MAX as usize
+            && start <= self.len;
+        let count = if usable {
+            (self.len - start) / buf_size
         } else {
             0
         };
@@ -111,6 +133,7 @@ impl DmaRegion {
             region: self,
             buf_size,
             headroom,
+            start,
             next: 0,
             count,
         }
@@ -123,6 +146,7 @@ pub struct BufferIter {
     region: DmaRegion,
     buf_size: usize,
     headroom: usize,
+    start: usize,
     next: usize,
     count: usize,
 }
@@ -135,17 +159,19 @@ impl Iterator for BufferIter {
             return None;
         }
         let index = self.next;
-        let offset = index * self.buf_size;
+        let offset = self.start + index * self.buf_size;
         self.next += 1;
         // SAFETY: `offset + buf_size <= region.len` because `index < count =
-        // len / buf_size`, so the pointer stays inside the region and is
-        // non-null.
+        // (len - start) / buf_size`, so the pointer stays inside the region
+        // and is non-null.
         let virt = unsafe { NonNull::new_unchecked(self.region.virt.as_ptr().add(offset)) };
         let phys = self.region.phys + offset as u64;
         // SAFETY: the sub-ranges are disjoint, so each buffer owns its bytes
         // exclusively; the region, consumed by this iterator, is never freed,
         // so the memory stays valid and visible to the device at `phys`.
-        // `buf_size <= u32::MAX` and `headroom < buf_size` hold by `count`.
+        // `start` aligns the first buffer and `buf_size` is a multiple of
+        // `ALIGN`, so every buffer is aligned; `HEADER_LEN < buf_size <=
+        // u32::MAX` holds by `count`.
         Some(unsafe {
             crate::PacketBuf::from_raw_parts(
                 virt,

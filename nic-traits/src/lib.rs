@@ -27,6 +27,6 @@ pub use flow::{
     FilterAction, FilterCapacity, FilterClass, FilterHandle, FlowFields, FlowRule, IpPrefix,
     L4Protocol, MaskedTuple, RssConfig, RssHashFields,
 };
-pub use queue::{Batch, QueueDriver};
+pub use queue::{Batch, IntoIter as BatchIntoIter, QueueDriver};
 pub use regs::{Mmio, RegisterAccess};
 pub use wait::wait_for;

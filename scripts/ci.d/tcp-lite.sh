@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # tcp-lite: runs the tests of its optional features (UDP, CUBIC), then builds the
 # size-comparison project (tcp-lite and smoltcp echo servers for thumbv7em-none-eabihf) and
-# fails if tcp-lite is not smaller than smoltcp in flash and in per-connection RAM.
+# fails if tcp-lite's per-connection RAM exceeds 160 bytes (the target, met), if its
+# flash is not below smoltcp's, or if its flash grows past FLASH_CEILING. The flash
+# target of 12 288 bytes is not met yet (see tcp-lite/BENCHMARKS.md); the ceiling sits a
+# little above the measured figure so that regressions fail.
 set -euo pipefail
+FLASH_CEILING=13000 # measured 12 808 B (tcp-lite/BENCHMARKS.md)
+RAM_TARGET=160
 cargo test -p tcp-lite --features udp,cubic
 out=$(bash tcp-lite/size/measure.sh)
 echo "$out"
@@ -11,6 +16,8 @@ ram() { echo "$out" | awk -v s="$1" '$1==s{print $2}'; }
 tl=$(flash tcplite_echo); sm=$(flash smoltcp_echo)
 tr=$(ram TCPLITE_SOCKET); sr=$(ram SMOLTCP_SOCKET)
 [ -n "$tl" ] && [ -n "$sm" ] && [ -n "$tr" ] && [ -n "$sr" ] || { echo "measure.sh printed no figures" >&2; exit 1; }
-[ "$tl" -lt "$sm" ] || { echo "tcp-lite flash $tl >= smoltcp $sm" >&2; exit 1; }
+[ "$tr" -le "$RAM_TARGET" ] || { echo "tcp-lite socket $tr B > $RAM_TARGET B" >&2; exit 1; }
 [ "$tr" -lt "$sr" ] || { echo "tcp-lite socket $tr B >= smoltcp $sr B" >&2; exit 1; }
-echo "tcp-lite size check passed: flash $tl < $sm, socket $tr B < $sr B"
+[ "$tl" -lt "$sm" ] || { echo "tcp-lite flash $tl >= smoltcp $sm" >&2; exit 1; }
+[ "$tl" -le "$FLASH_CEILING" ] || { echo "tcp-lite flash $tl > ceiling $FLASH_CEILING" >&2; exit 1; }
+echo "tcp-lite size check passed: flash $tl B (< smoltcp $sm B, <= $FLASH_CEILING B), socket $tr B (<= $RAM_TARGET B, smoltcp $sr B)"

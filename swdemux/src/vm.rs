@@ -8,6 +8,15 @@
 //! Running it then needs no per-instruction validity check: only packet
 //! bounds, which BPF defines as "the program returns 0" (McCanne & Jacobson
 //! 1993, §4: "a load past the end of the packet ... returns 0").
+//!
+//! Three interpreters share that form; the verifier picks one per program by
+//! the ops reachable from the entry. Programs made only of self-contained
+//! tests (each loads what it compares: tcpdump's EtherType, protocol,
+//! fragment, address and port tests) run in a loop that carries nothing but
+//! the op index; those made only of single tests at constant offsets in a
+//! smaller one still; every other program
+//! in the general interpreter. All three give the same result on every
+//! packet, including truncated ones.
 
 use crate::Error;
 use crate::insn::{Insn, MAX_INSNS, MEMWORDS, op};
@@ -16,79 +25,6 @@ use crate::insn::{Insn, MAX_INSNS, MEMWORDS, op};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Op {
-    LdAbsW(u32),
-    LdAbsH(u32),
-    LdAbsB(u32),
-    LdIndW(u32),
-    LdIndH(u32),
-    LdIndB(u32),
-    LdImm(u32),
-    LdLen,
-    LdMem(u8),
-    LdxImm(u32),
-    LdxLen,
-    LdxMem(u8),
-    LdxMsh(u32),
-    St(u8),
-    Stx(u8),
-    AddK(u32),
-    SubK(u32),
-    MulK(u32),
-    DivK(u32),
-    ModK(u32),
-    AndK(u32),
-    OrK(u32),
-    XorK(u32),
-    LshK(u32),
-    RshK(u32),
-    Neg,
-    AddX,
-    SubX,
-    MulX,
-    DivX,
-    ModX,
-    AndX,
-    OrX,
-    XorX,
-    LshX,
-    RshX,
-    Ja(u16),
-    JeqK {
-        k: u32,
-        t: u16,
-        f: u16,
-    },
-    JgtK {
-        k: u32,
-        t: u16,
-        f: u16,
-    },
-    JgeK {
-        k: u32,
-        t: u16,
-        f: u16,
-    },
-    JsetK {
-        k: u32,
-        t: u16,
-        f: u16,
-    },
-    JeqX {
-        t: u16,
-        f: u16,
-    },
-    JgtX {
-        t: u16,
-        f: u16,
-    },
-    JgeX {
-        t: u16,
-        f: u16,
-    },
-    JsetX {
-        t: u16,
-        f: u16,
-    },
     RetK(u32),
     RetA,
     Tax,
@@ -213,6 +149,80 @@ enum Op {
         t: u16,
         f: u16,
     },
+    // Plain ops.
+    LdAbsW(u32),
+    LdAbsH(u32),
+    LdAbsB(u32),
+    LdIndW(u32),
+    LdIndH(u32),
+    LdIndB(u32),
+    LdImm(u32),
+    LdLen,
+    LdMem(u8),
+    LdxImm(u32),
+    LdxLen,
+    LdxMem(u8),
+    LdxMsh(u32),
+    St(u8),
+    Stx(u8),
+    AddK(u32),
+    SubK(u32),
+    MulK(u32),
+    DivK(u32),
+    ModK(u32),
+    AndK(u32),
+    OrK(u32),
+    XorK(u32),
+    LshK(u32),
+    RshK(u32),
+    Neg,
+    AddX,
+    SubX,
+    MulX,
+    DivX,
+    ModX,
+    AndX,
+    OrX,
+    XorX,
+    LshX,
+    RshX,
+    Ja(u16),
+    JeqK {
+        k: u32,
+        t: u16,
+        f: u16,
+    },
+    JgtK {
+        k: u32,
+        t: u16,
+        f: u16,
+    },
+    JgeK {
+        k: u32,
+        t: u16,
+        f: u16,
+    },
+    JsetK {
+        k: u32,
+        t: u16,
+        f: u16,
+    },
+    JeqX {
+        t: u16,
+        f: u16,
+    },
+    JgtX {
+        t: u16,
+        f: u16,
+    },
+    JgeX {
+        t: u16,
+        f: u16,
+    },
+    JsetX {
+        t: u16,
+        f: u16,
+    },
 }
 
 /// A program the verifier accepted, pre-decoded, in storage for `N`
@@ -230,12 +240,42 @@ enum Op {
 /// assert_eq!(v.run(&frame), 262144);
 /// assert_eq!(v.run(&frame[..13]), 0); // the load runs past the end: reject
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct VerifiedProgram<const N: usize> {
     ops: heapless::Vec<Op, N>,
     uses_mem: bool,
+    /// Which interpreter runs the program, chosen by what it can reach.
+    path: Path,
+    /// The entry of that interpreter (one indirect jump per call).
+    entry: fn(&Self, &[u8], u32) -> u32,
     /// Return values that jumps reach directly (see `encode_returns`).
     rets: [u32; RETS],
+}
+
+// By hand: `entry` follows from `path` and `uses_mem`, and function
+// addresses are not meaningful to compare.
+impl<const N: usize> PartialEq for VerifiedProgram<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ops == other.ops
+            && self.uses_mem == other.uses_mem
+            && self.path == other.path
+            && self.rets == other.rets
+    }
+}
+
+impl<const N: usize> Eq for VerifiedProgram<N> {}
+
+/// The interpreters, from the most general to the fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Path {
+    /// [`exec`]: every op.
+    General,
+    /// [`exec_tests`]: every reachable op is a self-contained test.
+    Tests,
+    /// [`exec_light`]: every reachable op is a single test at a constant
+    /// offset.
+    Light,
 }
 
 /// Distinct return values a program's jumps can reach without a dispatch.
@@ -428,9 +468,23 @@ impl<const N: usize> VerifiedProgram<N> {
         fuse(&mut ops);
         fuse_tests(&mut ops);
         let rets = encode_returns(&mut ops);
+        let path = if only_reachable::<N>(&ops, light_successors) {
+            Path::Light
+        } else if only_reachable::<N>(&ops, test_successors) {
+            Path::Tests
+        } else {
+            Path::General
+        };
+        let entry = match path {
+            Path::Light => Self::run_light,
+            Path::Tests => Self::run_tests,
+            Path::General => Self::run_general,
+        };
         Ok(Self {
             ops,
             uses_mem,
+            path,
+            entry,
             rets,
         })
     }
@@ -455,6 +509,25 @@ impl<const N: usize> VerifiedProgram<N> {
     /// Runs the program on a captured frame `pkt` whose length on the wire
     /// was `wire_len` (what `BPF_LEN` loads; packet loads see only `pkt`).
     pub fn run_with_len(&self, pkt: &[u8], wire_len: u32) -> u32 {
+        (self.entry)(self, pkt, wire_len)
+    }
+
+    /// The fast path for programs made only of self-contained tests
+    /// (`BPF_LEN` is never loaded, so the wire length is not needed).
+    #[inline(never)]
+    fn run_tests(&self, pkt: &[u8], _wire_len: u32) -> u32 {
+        exec_tests(&self.ops, &self.rets, pkt)
+    }
+
+    /// The fast path for programs made only of tests at constant offsets.
+    #[inline(never)]
+    fn run_light(&self, pkt: &[u8], _wire_len: u32) -> u32 {
+        exec_light(&self.ops, &self.rets, pkt)
+    }
+
+    /// The general interpreter, for every program.
+    #[inline(never)]
+    fn run_general(&self, pkt: &[u8], wire_len: u32) -> u32 {
         if self.uses_mem {
             exec::<true>(&self.ops, &self.rets, pkt, wire_len)
         } else {
@@ -757,6 +830,402 @@ fn exec<const MEM: bool>(ops: &[Op], rets: &[u32; RETS], pkt: &[u8], wire_len: u
     }
 }
 
+/// Successors of a self-contained test: an op that loads everything it
+/// compares (it reads neither A nor X on entry), writes no scratch memory and
+/// ends in a jump or a return. `None` for every other op. Encoded returns
+/// (at or above [`RET_BASE`]) are left out: they end the program.
+fn test_successors(o: &Op) -> Option<[u16; 3]> {
+    const NONE: u16 = RET_BASE;
+    Some(match *o {
+        Op::RetK(_) => [NONE; 3],
+        Op::JeqAbsB { t, f, .. }
+        | Op::JeqAbsH { t, f, .. }
+        | Op::JeqAbsW { t, f, .. }
+        | Op::JsetAbsH { t, f, .. }
+        | Op::MshJeqIndH { t, f, .. } => [t, f, NONE],
+        Op::JeqAbsH2 { t1, t2, f, .. } | Op::JeqAbsB2 { t1, t2, f, .. } => [t1, t2, f],
+        Op::JeqHJeqB { f1, t2, f2, .. } | Op::JeqBJsetH { f1, t2, f2, .. } => [f1, t2, f2],
+        Op::MshJeqIndH2 { t1, t2, f2, .. } | Op::JeqAbsW2 { t1, t2, f2, .. } => [t1, t2, f2],
+        _ => return None,
+    })
+}
+
+/// [`test_successors`] for the single tests on constant offsets that
+/// [`exec_light`] runs; `None` for every other op.
+fn light_successors(o: &Op) -> Option<[u16; 3]> {
+    match o {
+        Op::RetK(_)
+        | Op::JeqAbsB { .. }
+        | Op::JeqAbsH { .. }
+        | Op::JeqAbsW { .. }
+        | Op::JsetAbsH { .. } => test_successors(o),
+        _ => None,
+    }
+}
+
+/// True when `succ` accepts every op reachable from the entry. Jumps go
+/// forward only, so one pass in order sees every op after all its
+/// predecessors.
+fn only_reachable<const N: usize>(ops: &[Op], succ: fn(&Op) -> Option<[u16; 3]>) -> bool {
+    let mut reached = [false; N];
+    if let Some(r) = reached.first_mut() {
+        *r = true;
+    }
+    for (pc, o) in ops.iter().enumerate() {
+        if !reached.get(pc).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some(next) = succ(o) else {
+            return false;
+        };
+        for t in next {
+            if let Some(r) = reached.get_mut(usize::from(t)) {
+                *r = true;
+            }
+        }
+    }
+    true
+}
+
+/// The interpreter for programs of single tests at constant offsets only
+/// (see [`light_successors`]): the subset of [`exec_tests`] whose code needs
+/// the fewest registers (x86-64: one saved on entry, against three for
+/// [`exec_tests`] and five for [`exec`]). Any other op would end
+/// the program with 0 (not reachable, as for [`exec_tests`]).
+#[inline(always)]
+fn exec_light(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
+    let mut pc = 0usize;
+    macro_rules! load {
+        ($l:lifetime, $e:expr) => {
+            match $e {
+                Some(v) => v,
+                // `rets[0]` is 0 (see `encode_returns`).
+                None => break $l RET_BASE,
+            }
+        };
+    }
+    loop {
+        let Some(o) = ops.get(pc) else {
+            return rets[pc % RETS];
+        };
+        pc = 'op: {
+            match *o {
+                Op::RetK(k) => return k,
+                Op::JeqAbsB { off, k, t, f } => {
+                    if load!('op, ld_b(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
+                }
+                Op::JeqAbsH { off, k, t, f } => {
+                    if load!('op, ld_h(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
+                }
+                Op::JeqAbsW { off, k, t, f } => {
+                    if load!('op, ld_w(pkt, off as usize)) == k {
+                        t
+                    } else {
+                        f
+                    }
+                }
+                Op::JsetAbsH { off, k, t, f } => {
+                    if load!('op, ld_h(pkt, off as usize)) & k != 0 {
+                        t
+                    } else {
+                        f
+                    }
+                }
+                // Not reachable: see the function's notes.
+                Op::RetA
+                | Op::Tax
+                | Op::Txa
+                | Op::Fail
+                | Op::MshIndH { .. }
+                | Op::Jeq2K { .. }
+                | Op::JeqAbsH2 { .. }
+                | Op::JeqAbsB2 { .. }
+                | Op::JeqHJeqB { .. }
+                | Op::JeqBJsetH { .. }
+                | Op::MshJeqIndH2 { .. }
+                | Op::JeqAbsW2 { .. }
+                | Op::JeqIndH { .. }
+                | Op::MshJeqIndH { .. }
+                | Op::LdAbsW(..)
+                | Op::LdAbsH(..)
+                | Op::LdAbsB(..)
+                | Op::LdIndW(..)
+                | Op::LdIndH(..)
+                | Op::LdIndB(..)
+                | Op::LdImm(..)
+                | Op::LdLen
+                | Op::LdMem(..)
+                | Op::LdxImm(..)
+                | Op::LdxLen
+                | Op::LdxMem(..)
+                | Op::LdxMsh(..)
+                | Op::St(..)
+                | Op::Stx(..)
+                | Op::AddK(..)
+                | Op::SubK(..)
+                | Op::MulK(..)
+                | Op::DivK(..)
+                | Op::ModK(..)
+                | Op::AndK(..)
+                | Op::OrK(..)
+                | Op::XorK(..)
+                | Op::LshK(..)
+                | Op::RshK(..)
+                | Op::Neg
+                | Op::AddX
+                | Op::SubX
+                | Op::MulX
+                | Op::DivX
+                | Op::ModX
+                | Op::AndX
+                | Op::OrX
+                | Op::XorX
+                | Op::LshX
+                | Op::RshX
+                | Op::Ja(..)
+                | Op::JeqK { .. }
+                | Op::JgtK { .. }
+                | Op::JgeK { .. }
+                | Op::JsetK { .. }
+                | Op::JeqX { .. }
+                | Op::JgtX { .. }
+                | Op::JgeX { .. }
+                | Op::JsetX { .. } => return 0,
+            }
+        } as usize;
+    }
+}
+
+/// The interpreter for programs of self-contained tests only: no A, X or
+/// scratch memory survive from one op to the next, so the loop carries only
+/// the op index, and needs fewer registers than [`exec`]. Same semantics as
+/// [`exec`] for these ops (a load past the end returns 0).
+///
+/// Only for programs where [`only_reachable`] holds with [`test_successors`]: any other op
+/// would end the program with 0 here (a safe answer, never a panic), which
+/// the unit tests check cannot happen on tcpdump's programs.
+#[inline(always)]
+fn exec_tests(ops: &[Op], rets: &[u32; RETS], pkt: &[u8]) -> u32 {
+    let mut pc = 0usize;
+    macro_rules! load {
+        ($e:expr) => {
+            match $e {
+                Some(v) => v,
+                None => return 0,
+            }
+        };
+    }
+    loop {
+        let Some(o) = ops.get(pc) else {
+            return rets[pc % RETS];
+        };
+        pc = match *o {
+            Op::RetK(k) => return k,
+            Op::JeqAbsB { off, k, t, f } => {
+                if load!(ld_b(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsH { off, k, t, f } => {
+                if load!(ld_h(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsW { off, k, t, f } => {
+                if load!(ld_w(pkt, off as usize)) == k {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JsetAbsH { off, k, t, f } => {
+                if load!(ld_h(pkt, off as usize)) & k != 0 {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsH2 {
+                off,
+                k1,
+                k2,
+                t1,
+                t2,
+                f,
+            } => {
+                let a = load!(ld_h(pkt, off as usize));
+                if a == u32::from(k1) {
+                    t1
+                } else if a == u32::from(k2) {
+                    t2
+                } else {
+                    f
+                }
+            }
+            Op::JeqAbsB2 {
+                off,
+                k1,
+                k2,
+                t1,
+                t2,
+                f,
+            } => {
+                let a = load!(ld_b(pkt, off as usize));
+                if a == u32::from(k1) {
+                    t1
+                } else if a == u32::from(k2) {
+                    t2
+                } else {
+                    f
+                }
+            }
+            Op::JeqHJeqB {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1,
+                t2,
+                f2,
+            } => {
+                if load!(ld_h(pkt, o1 as usize)) != u32::from(k1) {
+                    f1
+                } else if load!(ld_b(pkt, o2 as usize)) == u32::from(k2) {
+                    t2
+                } else {
+                    f2
+                }
+            }
+            Op::JeqBJsetH {
+                o1,
+                o2,
+                k1,
+                k2,
+                f1,
+                t2,
+                f2,
+            } => {
+                if load!(ld_b(pkt, o1 as usize)) != u32::from(k1) {
+                    f1
+                } else if load!(ld_h(pkt, o2 as usize)) & u32::from(k2) != 0 {
+                    t2
+                } else {
+                    f2
+                }
+            }
+            Op::MshJeqIndH { msh, off, k, t, f } => {
+                let x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
+                if load!(ld_h(pkt, x as usize + off as usize)) == u32::from(k) {
+                    t
+                } else {
+                    f
+                }
+            }
+            Op::MshJeqIndH2 {
+                msh,
+                o1,
+                k1,
+                t1,
+                o2,
+                k2,
+                t2,
+                f2,
+            } => {
+                let x = (load!(ld_b(pkt, msh as usize)) & 0xf) << 2;
+                if load!(ld_h(pkt, x as usize + o1 as usize)) == u32::from(k1) {
+                    t1
+                } else if load!(ld_h(pkt, x as usize + o2 as usize)) == u32::from(k2) {
+                    t2
+                } else {
+                    f2
+                }
+            }
+            Op::JeqAbsW2 {
+                o1,
+                o2,
+                k1,
+                k2,
+                t1,
+                t2,
+                f2,
+            } => {
+                if load!(ld_w(pkt, o1 as usize)) == k1 {
+                    t1
+                } else if load!(ld_w(pkt, o2 as usize)) == k2 {
+                    t2
+                } else {
+                    f2
+                }
+            }
+            // Not reachable: see the function's notes.
+            Op::RetA
+            | Op::Tax
+            | Op::Txa
+            | Op::Fail
+            | Op::MshIndH { .. }
+            | Op::Jeq2K { .. }
+            | Op::JeqIndH { .. }
+            | Op::LdAbsW(..)
+            | Op::LdAbsH(..)
+            | Op::LdAbsB(..)
+            | Op::LdIndW(..)
+            | Op::LdIndH(..)
+            | Op::LdIndB(..)
+            | Op::LdImm(..)
+            | Op::LdLen
+            | Op::LdMem(..)
+            | Op::LdxImm(..)
+            | Op::LdxLen
+            | Op::LdxMem(..)
+            | Op::LdxMsh(..)
+            | Op::St(..)
+            | Op::Stx(..)
+            | Op::AddK(..)
+            | Op::SubK(..)
+            | Op::MulK(..)
+            | Op::DivK(..)
+            | Op::ModK(..)
+            | Op::AndK(..)
+            | Op::OrK(..)
+            | Op::XorK(..)
+            | Op::LshK(..)
+            | Op::RshK(..)
+            | Op::Neg
+            | Op::AddX
+            | Op::SubX
+            | Op::MulX
+            | Op::DivX
+            | Op::ModX
+            | Op::AndX
+            | Op::OrX
+            | Op::XorX
+            | Op::LshX
+            | Op::RshX
+            | Op::Ja(..)
+            | Op::JeqK { .. }
+            | Op::JgtK { .. }
+            | Op::JgeK { .. }
+            | Op::JsetK { .. }
+            | Op::JeqX { .. }
+            | Op::JgtX { .. }
+            | Op::JgeX { .. }
+            | Op::JsetX { .. } => return 0,
+        } as usize;
+    }
+}
+
 /// Joins two fused tests where the second is the first's fall-on branch
 /// (same rule as [`fuse`]: the second stays in place for other jumps).
 fn fuse_tests<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
@@ -946,8 +1415,10 @@ fn fuse<const N: usize>(ops: &mut heapless::Vec<Op, N>) {
 /// bounds check on the next index then doubles as the return test, so a
 /// jump to a return costs no dispatch.
 fn encode_returns(ops: &mut [Op]) -> [u32; RETS] {
+    // `rets[0]` is always 0: the test interpreters end a program on a load
+    // past the end by jumping there.
     let mut rets = [0u32; RETS];
-    let mut n = 0usize;
+    let mut n = 1usize;
     for o in ops.iter() {
         if let &Op::RetK(k) = o {
             if !rets[..n].contains(&k) && n < RETS {
@@ -1324,5 +1795,398 @@ mod tests {
         assert_eq!(p.run(&[1, 2, 0]), 2);
         assert_eq!(p.run(&[1, 2, 0, 0]), 1);
         assert_eq!(p.run(&[1, 3, 0, 0]), 2);
+    }
+    /// tcpdump's own bytecode (`tcpdump -dd EXPR`, tcpdump 4.99 / libpcap
+    /// 1.10) for the expressions named in the comments.
+    const TCPDUMP: &[&[(u16, u8, u8, u32)]] = &[
+        // tcpdump -dd 'ip'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 1, 0x00000800),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'tcp dst port 80'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 4, 0x000086dd),
+            (0x30, 0, 0, 0x00000014),
+            (0x15, 0, 11, 0x00000006),
+            (0x28, 0, 0, 0x00000038),
+            (0x15, 8, 9, 0x00000050),
+            (0x15, 0, 8, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 6, 0x00000006),
+            (0x28, 0, 0, 0x00000014),
+            (0x45, 4, 0, 0x00001fff),
+            (0xb1, 0, 0, 0x0000000e),
+            (0x48, 0, 0, 0x00000010),
+            (0x15, 0, 1, 0x00000050),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'tcp port 80'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 6, 0x000086dd),
+            (0x30, 0, 0, 0x00000014),
+            (0x15, 0, 15, 0x00000006),
+            (0x28, 0, 0, 0x00000036),
+            (0x15, 12, 0, 0x00000050),
+            (0x28, 0, 0, 0x00000038),
+            (0x15, 10, 11, 0x00000050),
+            (0x15, 0, 10, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 8, 0x00000006),
+            (0x28, 0, 0, 0x00000014),
+            (0x45, 6, 0, 0x00001fff),
+            (0xb1, 0, 0, 0x0000000e),
+            (0x48, 0, 0, 0x0000000e),
+            (0x15, 2, 0, 0x00000050),
+            (0x48, 0, 0, 0x00000010),
+            (0x15, 0, 1, 0x00000050),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'udp and host 10.0.0.1'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 7, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 5, 0x00000011),
+            (0x20, 0, 0, 0x0000001a),
+            (0x15, 2, 0, 0x0a000001),
+            (0x20, 0, 0, 0x0000001e),
+            (0x15, 0, 1, 0x0a000001),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'ip6 and tcp'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 6, 0x000086dd),
+            (0x30, 0, 0, 0x00000014),
+            (0x15, 3, 0, 0x00000006),
+            (0x15, 0, 3, 0x0000002c),
+            (0x30, 0, 0, 0x00000036),
+            (0x15, 0, 1, 0x00000006),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'udp port 53'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 6, 0x000086dd),
+            (0x30, 0, 0, 0x00000014),
+            (0x15, 0, 15, 0x00000011),
+            (0x28, 0, 0, 0x00000036),
+            (0x15, 12, 0, 0x00000035),
+            (0x28, 0, 0, 0x00000038),
+            (0x15, 10, 11, 0x00000035),
+            (0x15, 0, 10, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 8, 0x00000011),
+            (0x28, 0, 0, 0x00000014),
+            (0x45, 6, 0, 0x00001fff),
+            (0xb1, 0, 0, 0x0000000e),
+            (0x48, 0, 0, 0x0000000e),
+            (0x15, 2, 0, 0x00000035),
+            (0x48, 0, 0, 0x00000010),
+            (0x15, 0, 1, 0x00000035),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'icmp'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 3, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 1, 0x00000001),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'host 10.0.0.1'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 4, 0x00000800),
+            (0x20, 0, 0, 0x0000001a),
+            (0x15, 8, 0, 0x0a000001),
+            (0x20, 0, 0, 0x0000001e),
+            (0x15, 6, 7, 0x0a000001),
+            (0x15, 1, 0, 0x00000806),
+            (0x15, 0, 5, 0x00008035),
+            (0x20, 0, 0, 0x0000001c),
+            (0x15, 2, 0, 0x0a000001),
+            (0x20, 0, 0, 0x00000026),
+            (0x15, 0, 1, 0x0a000001),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'tcp[13] & 2 != 0'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 8, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 0, 6, 0x00000006),
+            (0x28, 0, 0, 0x00000014),
+            (0x45, 4, 0, 0x00001fff),
+            (0xb1, 0, 0, 0x0000000e),
+            (0x50, 0, 0, 0x0000001b),
+            (0x45, 0, 1, 0x00000002),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+        // tcpdump -dd 'portrange 1000-2000'
+        &[
+            (0x28, 0, 0, 0x0000000c),
+            (0x15, 0, 9, 0x000086dd),
+            (0x30, 0, 0, 0x00000014),
+            (0x15, 2, 0, 0x00000084),
+            (0x15, 1, 0, 0x00000006),
+            (0x15, 0, 20, 0x00000011),
+            (0x28, 0, 0, 0x00000036),
+            (0x35, 0, 1, 0x000003e8),
+            (0x25, 0, 16, 0x000007d0),
+            (0x28, 0, 0, 0x00000038),
+            (0x35, 13, 15, 0x000003e8),
+            (0x15, 0, 14, 0x00000800),
+            (0x30, 0, 0, 0x00000017),
+            (0x15, 2, 0, 0x00000084),
+            (0x15, 1, 0, 0x00000006),
+            (0x15, 0, 10, 0x00000011),
+            (0x28, 0, 0, 0x00000014),
+            (0x45, 8, 0, 0x00001fff),
+            (0xb1, 0, 0, 0x0000000e),
+            (0x48, 0, 0, 0x0000000e),
+            (0x35, 0, 1, 0x000003e8),
+            (0x25, 0, 3, 0x000007d0),
+            (0x48, 0, 0, 0x00000010),
+            (0x35, 0, 2, 0x000003e8),
+            (0x25, 1, 0, 0x000007d0),
+            (0x6, 0, 0, 0x00040000),
+            (0x6, 0, 0, 0x00000000),
+        ],
+    ];
+
+    /// A program of single tests at constant offsets of each kind (word,
+    /// half-word `jset`, byte), chained on their false branches so that no
+    /// pair is fused: `ip src 10.0.0.2 and not a later fragment and tcp`.
+    const LIGHT: &[(u16, u8, u8, u32)] = &[
+        (LD | W | ABS, 0, 0, 26),
+        (JMP | JEQ | K, 0, 5, 0x0a00_0002),
+        (LD | H | ABS, 0, 0, 20),
+        (JMP | JSET | K, 3, 0, 0x1fff),
+        (LD | B | ABS, 0, 0, 23),
+        (JMP | JEQ | K, 0, 1, 6),
+        (RET | K, 0, 0, 1),
+        (RET | K, 0, 0, 0),
+    ];
+
+    /// Frames the programs above look at: IPv4 TCP to port 80 (header
+    /// length 20 and 24), IPv4 UDP, an IPv4 later fragment, IPv6 TCP, ARP.
+    fn frames() -> [[u8; 80]; 6] {
+        let mut f = [[0u8; 80]; 6];
+        for (i, fr) in f.iter_mut().enumerate() {
+            fr[12..14].copy_from_slice(&[0x08, 0x00]);
+            fr[14] = if i == 1 { 0x46 } else { 0x45 };
+            fr[23] = if i == 2 { 17 } else { 6 };
+            fr[26..30].copy_from_slice(&[10, 0, 0, 2]);
+            fr[30..34].copy_from_slice(&[10, 0, 0, 1]);
+            let l4 = 14 + usize::from(fr[14] & 0xf) * 4;
+            fr[l4..l4 + 4].copy_from_slice(&[0x9c, 0x40, 0, 80]);
+            fr[l4 + 13] = 0x02;
+        }
+        f[3][20] = 0x00;
+        f[3][21] = 0xb9; // fragment offset 185
+        f[4][12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[4][20] = 6;
+        f[4][54..58].copy_from_slice(&[0x04, 0x00, 0, 80]);
+        f[5][12..14].copy_from_slice(&[0x08, 0x06]);
+        f[5][28..32].copy_from_slice(&[10, 0, 0, 1]);
+        f
+    }
+
+    /// The test-only interpreters agree with the general one on tcpdump's
+    /// programs, on every truncation of every frame (so each load's bound is
+    /// met exactly, missed by one and exceeded) and on byte-mutated frames.
+    #[test]
+    fn fast_paths_agree_with_general_path() {
+        let mut fast = 0;
+        for (n, prog) in TCPDUMP.iter().chain([&LIGHT]).enumerate() {
+            let p = verify(prog).unwrap();
+            if n == TCPDUMP.len() {
+                assert_eq!(p.path, Path::Light);
+            }
+            if n < 7 {
+                assert_ne!(p.path, Path::General, "program {n} should take a fast path");
+            }
+            if n == 0 {
+                assert_eq!(p.path, Path::Light, "program {n}");
+            }
+            if p.path == Path::General {
+                continue;
+            }
+            fast += 1;
+            let check = |pkt: &[u8]| {
+                let general = p.run_general(pkt, pkt.len() as u32);
+                if p.path == Path::Light {
+                    assert_eq!(
+                        exec_light(&p.ops, &p.rets, pkt),
+                        general,
+                        "program {n}, {pkt:?}"
+                    );
+                }
+                assert_eq!(
+                    exec_tests(&p.ops, &p.rets, pkt),
+                    general,
+                    "program {n}, {pkt:?}"
+                );
+                assert_eq!(p.run(pkt), general);
+            };
+            let mut seed = 0x9e37_79b9_u32;
+            for mut fr in frames() {
+                for len in 0..=fr.len() {
+                    check(&fr[..len]);
+                }
+                for _ in 0..2000 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    let at = (seed % 80) as usize;
+                    fr[at] = (seed >> 8) as u8;
+                    check(&fr[..(seed >> 16) as usize % 81]);
+                }
+            }
+        }
+        assert!(fast >= 8);
+    }
+
+    /// A program with an op outside the test set is not marked fast, even
+    /// when the op is only reachable through a jump.
+    #[test]
+    fn fast_paths_need_every_reachable_op_in_their_set() {
+        // ldh [12]; jeq #0x800 jt 2 jf 3; ret #1; ld len ... ret a
+        let p = verify(&[
+            (LD | H | ABS, 0, 0, 12),
+            (JMP | JEQ | K, 0, 1, 0x800),
+            (RET | K, 0, 0, 1),
+            (LD | W | LEN, 0, 0, 0),
+            (RET | A, 0, 0, 0),
+        ])
+        .unwrap();
+        assert_eq!(p.path, Path::General);
+        assert_eq!(p.run(&[0; 20]), 20);
+        // An op that reads A set by an earlier test (`jeq` without a load).
+        let p = verify(TCPDUMP[7]).unwrap();
+        assert_eq!(p.path, Path::General);
+        // A header-relative test is not light.
+        let p = verify(TCPDUMP[1]).unwrap();
+        assert_eq!(p.path, Path::Tests);
+        // Unreachable non-test ops do not matter.
+        let p = verify(&[
+            (LD | H | ABS, 0, 0, 12),
+            (JMP | JEQ | K, 0, 1, 0x800),
+            (RET | K, 0, 0, 1),
+            (RET | K, 0, 0, 0),
+            (RET | A, 0, 0, 0),
+        ])
+        .unwrap();
+        assert_eq!(p.path, Path::Light);
+    }
+    /// Random programs in tcpdump's shape — blocks of `ld{,h,b} [k]` or
+    /// `ldxb 4*([k]&0xf); ldh [x + k]`, then `jeq`/`jset`/`jgt` to later
+    /// blocks or to two returns — run on random frames cut to every length
+    /// around the loads' bounds: the fast paths agree with the general one.
+    #[test]
+    fn fast_paths_agree_on_random_test_programs() {
+        let mut seed = 0x1234_5678_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let (mut light, mut tests) = (0, 0);
+        for _ in 0..3000 {
+            let blocks = 1 + next() as usize % 6;
+            // Each block: (msh offset or none, load code, offset, jump code, k).
+            let mut spec = heapless::Vec::<_, 8>::new();
+            for _ in 0..blocks {
+                let msh = (next() % 4 == 0).then(|| next() % 24);
+                let size = [W, H, B][next() as usize % 3];
+                let off = next() % 72;
+                let jmp = [JEQ, JEQ, JSET, JGT][next() as usize % 4];
+                // Small constants so that `jeq` sometimes holds.
+                let k = if next() % 2 == 0 { next() % 4 } else { next() };
+                spec.push((msh, size, off, jmp, k)).unwrap();
+            }
+            let starts: heapless::Vec<usize, 8> = spec
+                .iter()
+                .scan(0, |at, b| {
+                    let s = *at;
+                    *at += if b.0.is_some() { 3 } else { 2 };
+                    Some(s)
+                })
+                .collect();
+            let ret = starts.last().unwrap()
+                + if spec.last().unwrap().0.is_some() {
+                    3
+                } else {
+                    2
+                };
+            let mut insns = heapless::Vec::<(u16, u8, u8, u32), 32>::new();
+            for (n, &(msh, size, off, jmp, k)) in spec.iter().enumerate() {
+                let here = insns.len() + if msh.is_some() { 3 } else { 2 };
+                // A later block or one of the two returns, as an offset.
+                let mut target = || {
+                    let choices = blocks - n - 1 + 2;
+                    let c = next() as usize % choices;
+                    let t = if c < blocks - n - 1 {
+                        starts[n + 1 + c]
+                    } else {
+                        ret + c - (blocks - n - 1)
+                    };
+                    (t - here) as u8
+                };
+                let (jt, jf) = (target(), target());
+                if let Some(m) = msh {
+                    insns.push((LDX | B | MSH, 0, 0, m)).unwrap();
+                    insns.push((LD | H | IND, 0, 0, off)).unwrap();
+                } else {
+                    insns.push((LD | size | ABS, 0, 0, off)).unwrap();
+                }
+                insns.push((JMP | jmp | K, jt, jf, k)).unwrap();
+            }
+            insns.push((RET | K, 0, 0, 1 + next() % 3)).unwrap();
+            insns.push((RET | K, 0, 0, 0)).unwrap();
+            let p = verify(&insns).unwrap();
+            match p.path {
+                Path::Light => light += 1,
+                Path::Tests => tests += 1,
+                Path::General => continue,
+            }
+            let mut frame = [0u8; 96];
+            for _ in 0..8 {
+                for b in frame.iter_mut() {
+                    *b = if next() % 3 == 0 {
+                        next() as u8
+                    } else {
+                        (next() % 4) as u8
+                    };
+                }
+                frame[14] = 0x40 | (next() % 16) as u8;
+                for len in 0..=frame.len() {
+                    let pkt = &frame[..len];
+                    let general = p.run_general(pkt, len as u32);
+                    assert_eq!(p.run(pkt), general, "{insns:?} on {pkt:?}");
+                    assert_eq!(exec_tests(&p.ops, &p.rets, pkt), general);
+                    if p.path == Path::Light {
+                        assert_eq!(exec_light(&p.ops, &p.rets, pkt), general);
+                    }
+                }
+            }
+        }
+        // Both fast paths were exercised.
+        assert!(light > 300 && tests > 100, "light {light}, tests {tests}");
     }
 }

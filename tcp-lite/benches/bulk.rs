@@ -47,7 +47,7 @@ fn tcp_lite_transfer() -> usize {
     let mut sink = [0u8; 4096];
     while got < TOTAL {
         if sent < TOTAL {
-            sent += a.socket(c).send_with(|buf| {
+            sent += a.socket(c).unwrap().send_with(|buf| {
                 let n = buf.len().min(TOTAL - sent);
                 buf[..n].fill(0x5a);
                 n
@@ -61,7 +61,7 @@ fn tcp_lite_transfer() -> usize {
         server = server.or_else(|| b.accept(l));
         if let Some(s) = server {
             loop {
-                let n = b.socket(s).recv_slice(&mut sink);
+                let n = b.socket(s).unwrap().recv_slice(&mut sink);
                 if n == 0 {
                     break;
                 }

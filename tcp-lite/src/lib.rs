@@ -38,9 +38,9 @@ impl Instant {
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms)
     }
-    /// Microseconds since the epoch (a multiple of 1000).
+    /// Microseconds since the epoch (a multiple of 1000; saturates at `u64::MAX`).
     pub const fn micros(self) -> u64 {
-        self.0 * 1000
+        self.0.saturating_mul(1000)
     }
     /// Milliseconds since the epoch.
     pub const fn millis(self) -> u64 {

@@ -204,10 +204,10 @@ pub(crate) enum Reply {
     Rst(u32, Option<u32>),
 }
 
-/// A segment the socket wants sent: header fields and the payload's place in the send buffer.
-#[derive(Debug)]
+/// A segment the socket wants sent, beside the header fields it wrote: the payload's place
+/// in the send buffer (offset from SND.UNA, length).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
-    pub(crate) repr: TcpRepr<'static>,
     pub(crate) data_off: usize,
     pub(crate) data_len: usize,
 }
@@ -412,13 +412,13 @@ impl<'a> TcpSocket<'a> {
         let keep = self.tcb.flags & (NODELAY | KEEPALIVE | IN_USE);
         #[cfg(feature = "cubic")]
         let cubic = self.tcb.cubic.enabled;
-        self.tcb = Tcb {
-            remote_ip,
-            remote_port,
-            local_port,
-            flags: keep,
-            ..Tcb::default()
-        };
+        // Whole-struct reset first: one aligned clear (smaller flash than a partial one).
+        self.tcb = Tcb::default();
+        let t = &mut self.tcb;
+        t.remote_ip = remote_ip;
+        t.remote_port = remote_port;
+        t.local_port = local_port;
+        t.flags = keep;
         #[cfg(feature = "cubic")]
         {
             self.tcb.cubic.enabled = cubic;
@@ -537,6 +537,26 @@ impl<'a> TcpSocket<'a> {
         self.tcb.flags = (self.tcb.flags | T_RTX) & !TLP_ARMED;
     }
 
+    /// Arms the retransmission (or persist) timer with the current RTO.
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn arm_rto(&mut self, now: u32) {
+        let rto = u32::from(self.tcb.rto);
+        self.arm_rtx(now, rto);
+    }
+
+    /// Starts (or restarts) the 2·MSL TIME-WAIT timer (RFC 9293 §3.4.2).
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn arm_time_wait(&mut self, now: u32, cfg: &TcpConfig) {
+        self.arm_rtx(now, cfg.msl_ms.saturating_mul(2));
+    }
+
+    /// Doubles the RTO up to its bound (RFC 6298 §5.5).
+    #[inline(never)] // smaller flash (size/measure.sh)
+    fn back_off(&mut self, cfg: &TcpConfig) {
+        let t = &mut self.tcb;
+        t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
+    }
+
     /// The tail-loss probe timeout, if a probe may be armed now: PTO = 2·SRTT (RFC 8985 §7.2),
     /// plus the peer's delayed-ACK time when one segment is in flight (estimated by our own
     /// `ack_delay_ms`, where the RFC takes 200 ms), and only when it comes before the RTO.
@@ -563,8 +583,7 @@ impl<'a> TcpSocket<'a> {
                 self.tcb.flags |= TLP_ARMED;
             }
             None => {
-                let rto = u32::from(self.tcb.rto);
-                self.arm_rtx(now, rto);
+                self.arm_rto(now);
             }
         }
     }
@@ -624,7 +643,7 @@ impl<'a> TcpSocket<'a> {
             t.flags |= ACK_NOW;
             if t.state == State::TimeWait && seg.has(F::FIN) {
                 // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
-                self.arm_rtx(now, cfg.msl_ms.saturating_mul(2));
+                self.arm_time_wait(now, cfg);
             }
             return Reply::None;
         }
@@ -813,17 +832,19 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             news = true;
-            // Place into an empty slot, else replace the lowest block.
-            let slot = t.sack.iter().position(|b| b.0 == b.1).unwrap_or_else(|| {
-                let mut lo = 0;
-                for i in 1..MAX_SACK {
-                    if lt(t.sack[i].0, t.sack[lo].0) {
-                        lo = i;
-                    }
+            // Place into the first empty slot, else replace the lowest block.
+            let mut slot: Option<&mut (u32, u32)> = None;
+            for b in t.sack.iter_mut() {
+                let better = slot
+                    .as_ref()
+                    .is_none_or(|x| x.0 != x.1 && (b.0 == b.1 || lt(b.0, x.0)));
+                if better {
+                    slot = Some(b);
                 }
-                lo
-            });
-            t.sack[slot] = (l, r);
+            }
+            if let Some(b) = slot {
+                *b = (l, r);
+            }
         }
         news
     }
@@ -913,8 +934,7 @@ impl<'a> TcpSocket<'a> {
                     State::FinWait1 => t.state = State::FinWait2,
                     State::Closing => {
                         t.state = State::TimeWait;
-                        let d = cfg.msl_ms.saturating_mul(2);
-                        self.arm_rtx(now, d);
+                        self.arm_time_wait(now, cfg);
                     }
                     State::LastAck => self.set_closed(None),
                     _ => {}
@@ -1037,8 +1057,10 @@ impl<'a> TcpSocket<'a> {
                     l = if lt(b.0, l) { b.0 } else { l };
                     r = max(b.1, r);
                 } else if b.0 != b.1 {
-                    all[j] = b;
-                    j += 1;
+                    if let Some(x) = all.get_mut(j) {
+                        *x = b;
+                        j += 1;
+                    }
                 }
             }
             all[0] = (l, r);
@@ -1082,8 +1104,7 @@ impl<'a> TcpSocket<'a> {
                 State::FinWait1 => t.state = State::Closing,
                 State::FinWait2 => {
                     t.state = State::TimeWait;
-                    let d = cfg.msl_ms.saturating_mul(2);
-                    self.arm_rtx(now, d);
+                    self.arm_time_wait(now, cfg);
                 }
                 _ => {}
             }
@@ -1123,8 +1144,7 @@ impl<'a> TcpSocket<'a> {
             // draw an ACK with SACK information; no back-off, no window reduction. The RTO
             // follows if that does not help.
             t.flags = (t.flags & !TLP_ARMED) | TLP_NOW;
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.arm_rto(now);
             return;
         }
         if t.retries >= cfg.max_retries {
@@ -1151,42 +1171,46 @@ impl<'a> TcpSocket<'a> {
             t.flags &= !(RECOVERY | RTT | RTX_HOLE);
             t.sack = [(0, 0); MAX_SACK];
             t.dupacks = 0;
-            t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
             if t.snd_wnd == 0 {
                 // The outstanding byte was a zero-window probe: probe again.
                 t.flags |= PROBE;
             }
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.back_off(cfg);
+            self.arm_rto(now);
         } else if !self.tx.is_empty() && t.snd_wnd == 0 || t.flags & KEEPALIVE != 0 {
             // Persist (zero-window probe) or keepalive probe.
             t.flags |= PROBE;
-            let d = if t.snd_wnd == 0 && !self.tx.is_empty() {
-                t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
-                u32::from(t.rto)
+            if t.snd_wnd == 0 && !self.tx.is_empty() {
+                self.back_off(cfg);
+                self.arm_rto(now);
             } else {
-                75_000 // RFC 1122 §4.2.3.6: ≥ 75 s between keepalives without a reply
-            };
-            self.arm_rtx(now, d);
+                // RFC 1122 §4.2.3.6: ≥ 75 s between keepalives without a reply.
+                self.arm_rtx(now, 75_000);
+            }
         } else {
             t.retries = 0;
         }
     }
 
     /// Decides the next segment to send, if any, and updates send state as if it was sent.
+    /// Writes the header fields into `r`, which holds no options or payload on entry (the
+    /// caller's buffer: a segment description is not copied around). When it returns `None`
+    /// it has set no option in `r`.
     // Out of line: smaller flash on Cortex-M (size/measure.sh).
     #[inline(never)]
-    pub(crate) fn dispatch(&mut self, now: u32, cfg: &TcpConfig) -> Option<Plan> {
+    pub(crate) fn dispatch(
+        &mut self,
+        now: u32,
+        cfg: &TcpConfig,
+        r: &mut TcpRepr<'static>,
+    ) -> Option<Plan> {
         let rcv_wnd = self.rcv_wnd();
         let txlen = self.tx.len() as u32;
         let t = &mut self.tcb;
-        let mut r = TcpRepr {
-            src_port: t.local_port,
-            dst_port: t.remote_port,
-            ack: t.rcv_nxt,
-            flags: F::ACK,
-            ..TcpRepr::default()
-        };
+        r.src_port = t.local_port;
+        r.dst_port = t.remote_port;
+        r.ack = t.rcv_nxt;
+        r.flags = F::ACK;
         let ts = t.flags & TS != 0;
         match t.state {
             State::Closed | State::Listen => return None,
@@ -1207,8 +1231,7 @@ impl<'a> TcpSocket<'a> {
                     t.snd_nxt = t.snd_una.wrapping_add(1);
                     t.snd_max = max(t.snd_max, t.snd_nxt);
                     if t.flags & T_RTX == 0 {
-                        let rto = u32::from(t.rto);
-                        self.arm_rtx(now, rto);
+                        self.arm_rto(now);
                     }
                     let t = &mut self.tcb;
                     if t.flags & SAMPLED == 0 && t.retries == 0 {
@@ -1239,7 +1262,11 @@ impl<'a> TcpSocket<'a> {
                 if probe && t.flags & KEEPALIVE != 0 && txlen == 0 {
                     // Keepalive: SEG.SEQ = SND.NXT − 1 (RFC 9293 §3.8.4).
                     r.seq = una.wrapping_sub(1);
-                    return Some(self.finish_ctl(r, ts, now, rcv_wnd));
+                    self.finish_ctl(r, ts, now, rcv_wnd);
+                    return Some(Plan {
+                        data_off: 0,
+                        data_len: 0,
+                    });
                 }
                 // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
                 let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
@@ -1255,7 +1282,11 @@ impl<'a> TcpSocket<'a> {
                 r.seq = t.snd_nxt;
             }
         }
-        Some(self.finish_ctl(r, ts, now, rcv_wnd))
+        self.finish_ctl(r, ts, now, rcv_wnd);
+        Some(Plan {
+            data_off: 0,
+            data_len: 0,
+        })
     }
 
     /// The next segment occupying sequence space in a synchronised state, as (SEQ, data
@@ -1354,8 +1385,7 @@ impl<'a> TcpSocket<'a> {
         }
         if avail > 0 && t.snd_wnd == 0 && una == t.snd_max && t.flags & T_RTX == 0 {
             // Persist timer (RFC 9293 §3.8.6.1).
-            let rto = u32::from(t.rto);
-            self.arm_rtx(now, rto);
+            self.arm_rto(now);
         }
         None
     }
@@ -1365,7 +1395,7 @@ impl<'a> TcpSocket<'a> {
         &mut self,
         now: u32,
         cfg: &TcpConfig,
-        mut r: TcpRepr<'static>,
+        r: &mut TcpRepr<'static>,
         seq: u32,
         len: u32,
         fin: bool,
@@ -1408,16 +1438,15 @@ impl<'a> TcpSocket<'a> {
             self.arm_data_timer(now, cfg);
         }
         let data_off = seq.wrapping_sub(self.tcb.snd_una) as usize;
-        let plan = self.finish_ctl(r, ts, now, rcv_wnd);
+        self.finish_ctl(r, ts, now, rcv_wnd);
         Plan {
             data_off,
             data_len: len as usize,
-            ..plan
         }
     }
 
     /// Fills ACK, window, timestamp and SACK fields; the segment acknowledges RCV.NXT.
-    fn finish_ctl(&mut self, mut r: TcpRepr<'static>, ts: bool, now: u32, rcv_wnd: u32) -> Plan {
+    fn finish_ctl(&mut self, r: &mut TcpRepr<'static>, ts: bool, now: u32, rcv_wnd: u32) {
         let t = &mut self.tcb;
         let is_syn = r.has(F::SYN);
         if !is_syn || t.state == State::SynReceived {
@@ -1439,18 +1468,13 @@ impl<'a> TcpSocket<'a> {
             t.rcv_adv = edge;
         }
         if t.flags & SACK != 0 && !is_syn {
-            for &(l, rr) in t.ooo.iter().filter(|b| b.0 != b.1) {
-                r.sack[usize::from(r.sack_len)] = (l, rr);
+            for (slot, &b) in r.sack.iter_mut().zip(t.ooo.iter().filter(|b| b.0 != b.1)) {
+                *slot = b;
                 r.sack_len += 1;
             }
         }
         t.flags &= !(ACK_NOW | T_ACK);
         t.segs_unacked = 0;
-        Plan {
-            repr: r,
-            data_off: 0,
-            data_len: 0,
-        }
     }
 
     pub(crate) fn tx_read(&self, off: usize, out: &mut [u8]) -> usize {

@@ -365,8 +365,12 @@ impl<'p> TcpRepr<'p> {
                 (3, 3) => r.wscale = Some(d[0].min(14)),
                 (4, 2) => r.sack_permitted = true,
                 (5, _) if (len - 2) % 8 == 0 => {
-                    for blk in d.chunks_exact(8).take(MAX_SACK) {
-                        r.sack[usize::from(r.sack_len)] = (be32(blk, 0), be32(blk, 4));
+                    // A second SACK option adds to the first, up to MAX_SACK blocks in all.
+                    for blk in d.chunks_exact(8) {
+                        let Some(slot) = r.sack.get_mut(usize::from(r.sack_len)) else {
+                            break;
+                        };
+                        *slot = (be32(blk, 0), be32(blk, 4));
                         r.sack_len += 1;
                     }
                 }
@@ -378,16 +382,9 @@ impl<'p> TcpRepr<'p> {
         Some(r)
     }
 
-    /// The options as emitted, in 32-bit words (each option this stack sends fills whole
-    /// words with NOP padding, as RFC 7323 Appendix A lays them out); returns the count.
-    fn option_words(&self, w: &mut [u32; 10]) -> usize {
-        let mut n = 0;
-        let mut push = |x: u32| {
-            if let Some(slot) = w.get_mut(n) {
-                *slot = x;
-                n += 1;
-            }
-        };
+    /// Hands the options as emitted to `push`, in 32-bit words (each option this stack
+    /// sends fills whole words with NOP padding, as RFC 7323 Appendix A lays them out).
+    fn option_words(&self, mut push: impl FnMut(u32)) {
         if let Some(m) = self.mss {
             push(0x0204_0000 | u32::from(m));
         }
@@ -411,12 +408,13 @@ impl<'p> TcpRepr<'p> {
                 push(r);
             }
         }
-        n
     }
 
     /// Length of the options as emitted, padded to 4 bytes.
     pub fn options_len(&self) -> usize {
-        4 * self.option_words(&mut [0; 10])
+        let mut n = 0;
+        self.option_words(|_| n += 4);
+        n
     }
 
     /// Length of the TCP header with options.
@@ -427,13 +425,33 @@ impl<'p> TcpRepr<'p> {
     /// Writes header, options and payload into `buf` and fills the checksum for the given
     /// addresses unless `checksum` is `None`. Returns the segment length.
     pub fn emit(&self, buf: &mut [u8], checksum: Option<([u8; 4], [u8; 4])>) -> Option<usize> {
-        let mut w = [0u32; 10];
-        let words = self.option_words(&mut w);
-        let hl = TCP_LEN + 4 * words;
+        let hl = self.emit_header(buf)?;
         let total = hl + self.payload.len();
         let b = buf.get_mut(..total)?;
-        let (h, rest) = b.split_at_mut(hl);
-        let (fixed, opts) = h.split_at_mut(TCP_LEN);
+        b.get_mut(hl..)?.copy_from_slice(self.payload);
+        if let Some((src, dst)) = checksum {
+            let c = fold(sum(pseudo_sum(src, dst, PROTO_TCP, total), b));
+            put16(b, 16, c);
+        }
+        Some(total)
+    }
+
+    /// Writes header and options (checksum field zero, payload not copied) into `buf`;
+    /// returns the header length, or `None` if `buf` is too short or the options exceed
+    /// 40 bytes.
+    pub(crate) fn emit_header(&self, buf: &mut [u8]) -> Option<usize> {
+        // Options first, straight into place after the fixed header; a word that does not
+        // fit the buffer or the 60-byte header (RFC 9293 §3.1) fails the emit.
+        let mut hl = TCP_LEN;
+        let mut fits = true;
+        self.option_words(|x| match buf.get_mut(hl..hl + 4).filter(|_| hl < 60) {
+            Some(o) => {
+                o.copy_from_slice(&x.to_be_bytes());
+                hl += 4;
+            }
+            None => fits = false,
+        });
+        let fixed = buf.get_mut(..TCP_LEN).filter(|_| fits)?;
         fixed[0..2].copy_from_slice(&self.src_port.to_be_bytes());
         fixed[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
         fixed[4..8].copy_from_slice(&self.seq.to_be_bytes());
@@ -442,15 +460,7 @@ impl<'p> TcpRepr<'p> {
         fixed[13] = self.flags;
         fixed[14..16].copy_from_slice(&self.window.to_be_bytes());
         fixed[16..20].fill(0);
-        for (o, x) in opts.chunks_exact_mut(4).zip(&w) {
-            o.copy_from_slice(&x.to_be_bytes());
-        }
-        rest.copy_from_slice(self.payload);
-        if let Some((src, dst)) = checksum {
-            let c = fold(sum(pseudo_sum(src, dst, PROTO_TCP, total), b));
-            put16(b, 16, c);
-        }
-        Some(total)
+        Some(hl)
     }
 }
 
@@ -487,7 +497,7 @@ pub fn parse_tcp_frame(frame: &[u8]) -> Option<(EthHdr, Ipv4Repr, TcpRepr<'_>)> 
     if ip4.proto != PROTO_TCP {
         return None;
     }
-    let t = TcpRepr::parse(&ipb[hl..hl + ip4.payload_len], Some((ip4.src, ip4.dst)))?;
+    let t = TcpRepr::parse(ipb.get(hl..hl + ip4.payload_len)?, Some((ip4.src, ip4.dst)))?;
     Some((eth, ip4, t))
 }
 
@@ -582,5 +592,49 @@ mod tests {
                 "len {len} with carry-in"
             );
         }
+    }
+
+    /// Options are written in place and read back; a set that needs more than the 40 bytes
+    /// a TCP header holds is refused rather than truncated.
+    #[test]
+    fn options_round_trip_and_limit() {
+        let mut r = TcpRepr {
+            src_port: 1,
+            dst_port: 2,
+            flags: flags::ACK,
+            timestamp: Some((7, 9)),
+            sack: [(10, 20), (30, 40), (50, 60)],
+            sack_len: 3,
+            ..TcpRepr::default()
+        };
+        let mut b = [0u8; 80];
+        let n = r.emit(&mut b, None).unwrap();
+        assert_eq!(n, 60);
+        assert_eq!(n, r.header_len());
+        let p = TcpRepr::parse(&b[..n], None).unwrap();
+        assert_eq!((p.timestamp, p.sack, p.sack_len), (r.timestamp, r.sack, 3));
+        // Too short a buffer for the options.
+        assert_eq!(r.emit(&mut b[..56], None), None);
+        // MSS on top of timestamps and three SACK blocks: 44 bytes of options.
+        r.mss = Some(1460);
+        assert_eq!(r.emit(&mut b, None), None);
+    }
+
+    /// Two SACK options in one header (3 + 1 blocks, 36 bytes of options) keep the first
+    /// MAX_SACK blocks instead of indexing past the array.
+    #[test]
+    fn two_sack_options_are_bounded() {
+        let mut b = [0u8; 56];
+        b[12] = 14 << 4; // 56-byte header
+        b[13] = flags::ACK;
+        let mut o = std::vec![5u8, 26];
+        for i in 0..6u32 {
+            o.extend_from_slice(&(100 * (i + 1)).to_be_bytes());
+        }
+        o.extend_from_slice(&[5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0]);
+        b[20..20 + o.len()].copy_from_slice(&o);
+        let r = TcpRepr::parse(&b, None).unwrap();
+        assert_eq!(r.sack_len, 3);
+        assert_eq!(r.sack, [(100, 200), (300, 400), (500, 600)]);
     }
 }

@@ -86,8 +86,8 @@ fn stack(k: u8) -> (Interface<'static>, u32) {
             feed(&mut i, 101, iss.wrapping_add(1), F::ACK);
             if let Some(c) = i.accept(l) {
                 if k >= 3 {
-                    i.socket(c).send_slice(b"data");
-                    i.socket(c).close();
+                    i.socket(c).unwrap().send_slice(b"data");
+                    i.socket(c).unwrap().close();
                     feed(&mut i, 101, iss.wrapping_add(1), F::ACK);
                 }
                 if k >= 4 {

@@ -119,7 +119,7 @@ fn run_with(
     let c = a
         .connect(Instant::from_micros(now), (IP_B, 80), 49152)
         .unwrap();
-    setup(a.socket(c));
+    setup(a.socket(c).unwrap());
     let mut server = None;
     let (mut sent, mut got) = (0usize, 0usize);
     let mut frame = vec![0u8; 1600];
@@ -129,8 +129,8 @@ fn run_with(
     loop {
         let t = Instant::from_micros(now);
         // Application: A writes the stream, B reads and checks it.
-        if a.socket(c).can_send() && sent < total {
-            let n = a.socket(c).send_with(|buf| {
+        if a.socket(c).unwrap().can_send() && sent < total {
+            let n = a.socket(c).unwrap().send_with(|buf| {
                 let n = buf.len().min(total - sent);
                 for (i, b) in buf[..n].iter_mut().enumerate() {
                     *b = pattern((sent + i) as u64);
@@ -139,8 +139,8 @@ fn run_with(
             });
             sent += n;
         }
-        if sent == total && !closed && a.socket(c).is_established() {
-            a.socket(c).close();
+        if sent == total && !closed && a.socket(c).unwrap().is_established() {
+            a.socket(c).unwrap().close();
             closed = true;
         }
         if server.is_none() {
@@ -151,7 +151,7 @@ fn run_with(
             let mut budget = read_max;
             loop {
                 let k = chunk.len().min(budget);
-                let n = b.socket(s).recv_slice(&mut chunk[..k]);
+                let n = b.socket(s).unwrap().recv_slice(&mut chunk[..k]);
                 budget -= n;
                 if n == 0 {
                     break;
@@ -166,8 +166,8 @@ fn run_with(
                 }
                 got += n;
             }
-            if b.socket(s).state() == State::CloseWait {
-                b.socket(s).close();
+            if b.socket(s).unwrap().state() == State::CloseWait {
+                b.socket(s).unwrap().close();
             }
         }
         // Network.
@@ -226,8 +226,11 @@ fn run_with(
             moved = true;
         }
         let done = got == total
-            && server.is_some_and(|s| b.socket(s).state() == State::Closed)
-            && matches!(a.socket(c).state(), State::TimeWait | State::Closed);
+            && server.is_some_and(|s| b.socket(s).unwrap().state() == State::Closed)
+            && matches!(
+                a.socket(c).unwrap().state(),
+                State::TimeWait | State::Closed
+            );
         if done {
             break;
         }
@@ -246,7 +249,7 @@ fn run_with(
         assert!(
             now < limit_us,
             "seed {seed}: stalled at {got}/{total} bytes, a={:?}",
-            a.socket(c).state()
+            a.socket(c).unwrap().state()
         );
     }
     let (x, y) = (link.inner.counters(End::A), link.inner.counters(End::B));

@@ -252,7 +252,7 @@ fn established(h: &mut H<'_>, sack: bool) -> (SocketHandle, u32, u32) {
     h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
     h.none();
     let c = h.iface.accept(l).expect("established child");
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
     (c, sa.seq + 1, PISS + 1)
 }
 
@@ -264,9 +264,9 @@ fn passive_open_and_data_both_ways() {
     d.payload = b"hello".to_vec();
     h.send(d).unwrap();
     let mut buf = [0u8; 16];
-    assert_eq!(h.iface.socket(c).recv_slice(&mut buf), 5);
+    assert_eq!(h.iface.socket(c).unwrap().recv_slice(&mut buf), 5);
     assert_eq!(&buf[..5], b"hello");
-    assert_eq!(h.iface.socket(c).send_slice(b"world"), 5);
+    assert_eq!(h.iface.socket(c).unwrap().send_slice(b"world"), 5);
     let o = h.one();
     assert_eq!(
         (o.seq, o.ack, o.payload.as_slice()),
@@ -301,7 +301,7 @@ fn rfc5961_blind_rst_in_window_gets_challenge_ack() {
     let (c, iss1, p) = established(&mut h, false);
     // In window but not RCV.NXT: a stack that resets on any in-window RST fails here.
     h.send(seg(p + 100, 0, F::RST)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
     let ca = h.one();
     assert_eq!(
         (ca.flags, ca.seq, ca.ack),
@@ -311,12 +311,12 @@ fn rfc5961_blind_rst_in_window_gets_challenge_ack() {
     // Outside the window: silently dropped.
     h.send(seg(p.wrapping_add(1 << 30), 0, F::RST)).unwrap();
     h.none();
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
     // Exactly RCV.NXT: reset.
     h.send(seg(p, 0, F::RST)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closed);
     assert_eq!(
-        h.iface.socket(c).close_reason(),
+        h.iface.socket(c).unwrap().close_reason(),
         Some(tcp_lite::CloseReason::Reset)
     );
 }
@@ -326,7 +326,7 @@ fn rfc5961_syn_in_established_gets_challenge_ack() {
     let mut h = H::new(|_| {});
     let (c, iss1, p) = established(&mut h, false);
     h.send(seg(p + 10, 0, F::SYN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
     let ca = h.one();
     assert_eq!((ca.flags, ca.seq, ca.ack), (F::ACK, iss1, p));
 }
@@ -339,14 +339,14 @@ fn rfc5961_blind_data_injection_with_bad_ack_is_refused() {
     let mut d = seg(p, iss1.wrapping_sub(1 << 30), F::ACK);
     d.payload = b"evil".to_vec();
     h.send(d).unwrap();
-    assert_eq!(h.iface.socket(c).recv_queue(), 0);
+    assert_eq!(h.iface.socket(c).unwrap().recv_queue(), 0);
     let ca = h.one();
     assert_eq!((ca.seq, ca.ack), (iss1, p));
     // ACK of data never sent: an ACK in reply, data dropped.
     let mut d = seg(p, iss1 + 5000, F::ACK);
     d.payload = b"evil".to_vec();
     h.send(d).unwrap();
-    assert_eq!(h.iface.socket(c).recv_queue(), 0);
+    assert_eq!(h.iface.socket(c).unwrap().recv_queue(), 0);
     assert_eq!(h.one().ack, p);
 }
 
@@ -390,7 +390,7 @@ fn out_of_order_data_is_acked_at_once_with_sack() {
     let a = h.one();
     assert_eq!(a.ack, p + 150, "gap filled: ACK at once");
     assert!(a.sack.is_empty());
-    assert_eq!(h.iface.socket(c).recv_queue(), 150);
+    assert_eq!(h.iface.socket(c).unwrap().recv_queue(), 150);
 }
 
 #[test]
@@ -471,13 +471,13 @@ fn retransmission_timeout_backs_off() {
     });
     let (c, iss1, _p) = established(&mut h, false);
     assert_eq!(
-        h.iface.socket(c).srtt_ms(),
+        h.iface.socket(c).unwrap().srtt_ms(),
         Some(0),
         "the handshake gave an RTT sample"
     );
-    h.iface.socket(c).send_slice(b"abc");
+    h.iface.socket(c).unwrap().send_slice(b"abc");
     assert_eq!(h.one().seq, iss1);
-    let rto = u64::from(h.iface.socket(c).rto_ms());
+    let rto = u64::from(h.iface.socket(c).unwrap().rto_ms());
     assert_eq!(rto, 200);
     // RFC 8985 tail-loss probe: PTO = 2·SRTT (at least 2 ms) + the delayed-ACK allowance for
     // a single segment in flight; no back-off.
@@ -491,7 +491,7 @@ fn retransmission_timeout_backs_off() {
         "tail-loss probe"
     );
     assert_eq!(
-        u64::from(h.iface.socket(c).rto_ms()),
+        u64::from(h.iface.socket(c).unwrap().rto_ms()),
         rto,
         "a probe does not back off"
     );
@@ -506,18 +506,18 @@ fn retransmission_timeout_backs_off() {
         "retransmitted"
     );
     assert_eq!(
-        u64::from(h.iface.socket(c).rto_ms()),
+        u64::from(h.iface.socket(c).unwrap().rto_ms()),
         rto * 2,
         "RFC 6298 §5.5 back-off"
     );
     assert_eq!(
-        h.iface.socket(c).cwnd(),
+        h.iface.socket(c).unwrap().cwnd(),
         1000,
         "loss window: one segment (RFC 5681 §3.1)"
     );
     h.advance(rto * 2);
     assert_eq!(h.one().seq, iss1);
-    assert_eq!(u64::from(h.iface.socket(c).rto_ms()), rto * 4);
+    assert_eq!(u64::from(h.iface.socket(c).unwrap().rto_ms()), rto * 4);
 }
 
 #[test]
@@ -527,7 +527,7 @@ fn fast_retransmit_and_newreno_partial_ack() {
     // Open the window wide, then queue eight segments' worth.
     h.send(seg(p, iss1, F::ACK)).unwrap();
     let data = vec![9u8; 8000];
-    h.iface.socket(c).send_slice(&data);
+    h.iface.socket(c).unwrap().send_slice(&data);
     let first = h.out();
     assert!(
         first.len() >= 4,
@@ -596,7 +596,7 @@ fn simultaneous_open() {
     assert!(syn.ts.is_some() && syn.sack_permitted && syn.wscale.is_some());
     // Our SYN crosses the peer's.
     h.send(seg(PISS, 0, F::SYN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::SynReceived);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::SynReceived);
     let sa = h.one();
     assert_eq!(
         (sa.flags, sa.seq, sa.ack),
@@ -607,29 +607,29 @@ fn simultaneous_open() {
     // A SYN-ACK in SYN-RECEIVED is a SYN in a synchronised state: challenge ACK.
     h.out();
     h.send(seg(PISS + 1, syn.seq + 1, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
 }
 
 #[test]
 fn active_close_through_time_wait() {
     let mut h = H::new(|c| c.tcp.msl_ms = 1000);
     let (c, iss1, p) = established(&mut h, false);
-    h.iface.socket(c).close();
+    h.iface.socket(c).unwrap().close();
     let fin = h.one();
     assert_eq!((fin.flags, fin.seq), (F::FIN | F::ACK, iss1));
-    assert_eq!(h.iface.socket(c).state(), State::FinWait1);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::FinWait1);
     h.send(seg(p, iss1 + 1, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::FinWait2);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::FinWait2);
     h.send(seg(p, iss1 + 1, F::ACK | F::FIN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::TimeWait);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::TimeWait);
     assert_eq!(h.one().ack, p + 1);
     h.advance(1999);
     h.none();
-    assert_eq!(h.iface.socket(c).state(), State::TimeWait);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::TimeWait);
     h.advance(1);
     h.none();
     assert_eq!(
-        h.iface.socket(c).state(),
+        h.iface.socket(c).unwrap().state(),
         State::Closed,
         "closed after 2·MSL"
     );
@@ -640,25 +640,25 @@ fn passive_close_and_simultaneous_close() {
     let mut h = H::new(|_| {});
     let (c, iss1, p) = established(&mut h, false);
     h.send(seg(p, iss1, F::ACK | F::FIN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::CloseWait);
-    assert!(h.iface.socket(c).recv_finished());
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::CloseWait);
+    assert!(h.iface.socket(c).unwrap().recv_finished());
     assert_eq!(h.one().ack, p + 1);
-    h.iface.socket(c).close();
+    h.iface.socket(c).unwrap().close();
     let fin = h.one();
     assert!(fin.flags & F::FIN != 0);
-    assert_eq!(h.iface.socket(c).state(), State::LastAck);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::LastAck);
     h.send(seg(p + 1, iss1 + 1, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closed);
 
     let mut h = H::new(|_| {});
     let (c, iss1, p) = established(&mut h, false);
-    h.iface.socket(c).close();
+    h.iface.socket(c).unwrap().close();
     assert!(h.one().flags & F::FIN != 0);
     // The peer's FIN crosses ours: CLOSING, then TIME-WAIT on the ACK of our FIN.
     h.send(seg(p, iss1, F::ACK | F::FIN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Closing);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closing);
     h.send(seg(p + 1, iss1 + 1, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::TimeWait);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::TimeWait);
 }
 
 #[test]
@@ -668,9 +668,9 @@ fn zero_window_probe() {
     let mut a = seg(p, iss1, F::ACK);
     a.window = 0;
     h.send(a).unwrap();
-    h.iface.socket(c).send_slice(b"xyz");
+    h.iface.socket(c).unwrap().send_slice(b"xyz");
     h.none();
-    let rto = u64::from(h.iface.socket(c).rto_ms());
+    let rto = u64::from(h.iface.socket(c).unwrap().rto_ms());
     h.advance(rto);
     let probe = h.one();
     assert_eq!(
@@ -705,7 +705,7 @@ fn paws_drops_old_timestamps() {
     d.payload = b"old".to_vec();
     h.send(d).unwrap();
     assert_eq!(
-        h.iface.socket(c).recv_queue(),
+        h.iface.socket(c).unwrap().recv_queue(),
         0,
         "PAWS rejects an older TSval"
     );
@@ -819,7 +819,7 @@ fn keepalive_probes_then_gives_up() {
         c.tcp.max_retries = 3;
     });
     let (c, iss1, p) = established(&mut h, false);
-    h.iface.socket(c).set_keepalive(true);
+    h.iface.socket(c).unwrap().set_keepalive(true);
     h.send(seg(p, iss1, F::ACK)).unwrap();
     h.none();
     h.advance(9_999);
@@ -842,9 +842,9 @@ fn keepalive_probes_then_gives_up() {
     }
     h.advance(75_000);
     h.out();
-    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closed);
     assert_eq!(
-        h.iface.socket(c).close_reason(),
+        h.iface.socket(c).unwrap().close_reason(),
         Some(tcp_lite::CloseReason::TimedOut)
     );
 }
@@ -865,8 +865,8 @@ fn window_scaling_both_ways() {
     // The peer's window 100 << 7 = 12 800 bytes: the initial window (4 segments) fits.
     h.send(seg(PISS + 1, sa.seq + 1, F::ACK)).unwrap();
     let c = h.iface.accept(l).unwrap();
-    h.iface.socket(c).set_nagle(false);
-    h.iface.socket(c).send_slice(&[1u8; 8000]);
+    h.iface.socket(c).unwrap().set_nagle(false);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 8000]);
     let out = h.out();
     assert_eq!(
         out.iter().map(|s| s.payload.len()).sum::<usize>(),
@@ -942,10 +942,10 @@ fn retransmitted_syn_gets_the_syn_ack_again() {
 fn time_wait_acks_a_retransmitted_fin_and_restarts() {
     let mut h = H::new(|c| c.tcp.msl_ms = 1000);
     let (c, iss1, p) = established(&mut h, false);
-    h.iface.socket(c).close();
+    h.iface.socket(c).unwrap().close();
     h.out();
     h.send(seg(p, iss1 + 1, F::ACK | F::FIN)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::TimeWait);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::TimeWait);
     assert_eq!(h.one().ack, p + 1);
     h.advance(1500);
     h.send(seg(p, iss1 + 1, F::ACK | F::FIN)).unwrap();
@@ -953,13 +953,13 @@ fn time_wait_acks_a_retransmitted_fin_and_restarts() {
     h.advance(1999);
     h.none();
     assert_eq!(
-        h.iface.socket(c).state(),
+        h.iface.socket(c).unwrap().state(),
         State::TimeWait,
         "2·MSL counted from the retransmitted FIN"
     );
     h.advance(1);
     h.none();
-    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closed);
 }
 
 #[test]
@@ -969,11 +969,11 @@ fn active_open() {
     let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
     let syn = h.one();
     assert_eq!((syn.flags, syn.ack, syn.mss), (F::SYN, 0, Some(1460)));
-    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::SynSent);
     let mut sa = seg(PISS, syn.seq + 1, F::SYN | F::ACK);
     sa.mss = Some(1200);
     h.send(sa).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Established);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Established);
     let a = h.one();
     assert_eq!((a.flags, a.seq, a.ack), (F::ACK, syn.seq + 1, PISS + 1));
     assert_eq!(a.ts, None, "the SYN-ACK had no timestamps: none are sent");
@@ -990,16 +990,16 @@ fn syn_sent_checks_the_ack_and_rst() {
     h.send(seg(PISS, syn.seq + 7, F::SYN | F::ACK)).unwrap();
     let r = h.one();
     assert_eq!((r.flags, r.seq), (F::RST, syn.seq + 7));
-    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::SynSent);
     // A RST without an acceptable ACK is ignored (RFC 9293 §3.10.7.3, RFC 5961 §3.2).
     h.send(seg(0, syn.seq + 7, F::RST | F::ACK)).unwrap();
     h.none();
-    assert_eq!(h.iface.socket(c).state(), State::SynSent);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::SynSent);
     // With an acceptable ACK: connection refused.
     h.send(seg(0, syn.seq + 1, F::RST | F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::Closed);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::Closed);
     assert_eq!(
-        h.iface.socket(c).close_reason(),
+        h.iface.socket(c).unwrap().close_reason(),
         Some(tcp_lite::CloseReason::Reset)
     );
 }
@@ -1056,7 +1056,7 @@ fn data_queued_before_a_simultaneous_open_completes_is_sent_whole() {
     let c = h.iface.connect(h.t(), (PEER, PPORT), 5000).unwrap();
     let syn = h.one();
     assert_eq!(
-        h.iface.socket(c).send_slice(b"hello"),
+        h.iface.socket(c).unwrap().send_slice(b"hello"),
         5,
         "SYN-SENT takes data to send later"
     );
@@ -1067,14 +1067,14 @@ fn data_queued_before_a_simultaneous_open_completes_is_sent_whole() {
         sa.payload.is_empty(),
         "no data before the handshake completes"
     );
-    h.iface.socket(c).close();
+    h.iface.socket(c).unwrap().close();
     assert_eq!(
-        h.iface.socket(c).state(),
+        h.iface.socket(c).unwrap().state(),
         State::SynReceived,
         "the FIN waits for the handshake"
     );
     h.send(seg(PISS + 1, syn.seq + 1, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::FinWait1);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::FinWait1);
     let d = h.one();
     assert_eq!(
         (d.seq, d.payload.as_slice()),
@@ -1083,8 +1083,8 @@ fn data_queued_before_a_simultaneous_open_completes_is_sent_whole() {
     );
     assert!(d.flags & F::FIN != 0, "the FIN follows the data");
     h.send(seg(PISS + 1, syn.seq + 7, F::ACK)).unwrap();
-    assert_eq!(h.iface.socket(c).state(), State::FinWait2);
-    assert_eq!(h.iface.socket(c).send_queue(), 0);
+    assert_eq!(h.iface.socket(c).unwrap().state(), State::FinWait2);
+    assert_eq!(h.iface.socket(c).unwrap().send_queue(), 0);
 }
 
 #[test]
@@ -1094,8 +1094,8 @@ fn karn_no_rtt_sample_from_a_retransmitted_segment() {
         c.tcp.ack_delay_ms = 500; // keeps the tail-loss probe out of the way
     });
     let (c, iss1, p) = established(&mut h, false);
-    assert_eq!(h.iface.socket(c).srtt_ms(), Some(0));
-    h.iface.socket(c).send_slice(b"abc");
+    assert_eq!(h.iface.socket(c).unwrap().srtt_ms(), Some(0));
+    h.iface.socket(c).unwrap().send_slice(b"abc");
     assert_eq!(h.one().seq, iss1);
     h.advance(200);
     assert_eq!(h.one().seq, iss1, "RTO retransmission");
@@ -1104,36 +1104,36 @@ fn karn_no_rtt_sample_from_a_retransmitted_segment() {
     h.advance(150);
     h.send(seg(p, iss1 + 3, F::ACK)).unwrap();
     assert_eq!(
-        h.iface.socket(c).srtt_ms(),
+        h.iface.socket(c).unwrap().srtt_ms(),
         Some(0),
         "no sample from an ambiguous ACK"
     );
     // A fresh segment, acknowledged 30 ms later, is sampled.
-    h.iface.socket(c).send_slice(b"def");
+    h.iface.socket(c).unwrap().send_slice(b"def");
     assert_eq!(h.one().seq, iss1 + 3);
     h.advance(30);
     h.send(seg(p, iss1 + 6, F::ACK)).unwrap();
     // SRTT ← 7/8·0 + 1/8·30 = 3.75 ms.
-    assert_eq!(h.iface.socket(c).srtt_ms(), Some(3));
+    assert_eq!(h.iface.socket(c).unwrap().srtt_ms(), Some(3));
 }
 
 #[test]
 fn nagle_holds_small_segments_while_data_is_unacknowledged() {
     let mut h = H::new(|_| {});
     let (c, iss1, p) = established(&mut h, false);
-    h.iface.socket(c).send_slice(b"a");
+    h.iface.socket(c).unwrap().send_slice(b"a");
     assert_eq!(h.one().payload, b"a", "nothing outstanding: sent at once");
-    h.iface.socket(c).send_slice(b"b");
+    h.iface.socket(c).unwrap().send_slice(b"b");
     h.none();
-    h.iface.socket(c).send_slice(b"c");
+    h.iface.socket(c).unwrap().send_slice(b"c");
     h.none();
     h.send(seg(p, iss1 + 1, F::ACK)).unwrap();
     assert_eq!(h.one().payload, b"bc", "coalesced once the ACK came");
     // Switched off: every write goes out.
-    h.iface.socket(c).set_nagle(false);
-    h.iface.socket(c).send_slice(b"d");
+    h.iface.socket(c).unwrap().set_nagle(false);
+    h.iface.socket(c).unwrap().send_slice(b"d");
     assert_eq!(h.one().payload, b"d");
-    h.iface.socket(c).send_slice(b"e");
+    h.iface.socket(c).unwrap().send_slice(b"e");
     assert_eq!(h.one().payload, b"e");
 }
 
@@ -1180,8 +1180,8 @@ fn connection_table_survives_churn() {
         let c = h.iface.accept(l).expect("established");
         // Data reaches this very connection: the lookup works.
         frame(h, port, 1001, iss + 1, F::ACK, b"x");
-        assert_eq!(h.iface.socket(c).recv_queue(), 1, "port {port}");
-        assert_eq!(h.iface.socket(c).remote().1, port);
+        assert_eq!(h.iface.socket(c).unwrap().recv_queue(), 1, "port {port}");
+        assert_eq!(h.iface.socket(c).unwrap().remote().1, port);
         (c, iss)
     };
     let (keep, keep_iss) = open(&mut h, 7000);
@@ -1222,7 +1222,7 @@ fn connection_table_survives_churn() {
     )
     .unwrap();
     h.iface.receive(h.t(), &f2[..n]).unwrap();
-    assert_eq!(h.iface.socket(keep).recv_queue(), 2);
+    assert_eq!(h.iface.socket(keep).unwrap().recv_queue(), 2);
 }
 
 #[test]
@@ -1230,7 +1230,7 @@ fn arp_entries_expire() {
     let mut h = H::new(|c| c.arp_ttl_ms = 5_000);
     let (c, _iss1, _p) = established(&mut h, false);
     h.advance(5_000);
-    h.iface.socket(c).send_slice(b"z");
+    h.iface.socket(c).unwrap().send_slice(b"z");
     let mut f = [0u8; 1600];
     let n = h.iface.transmit(h.t(), &mut f).expect("a frame");
     let a = wire::ArpRepr::parse(&f[14..n]).expect("an ARP request first: the entry expired");

@@ -110,8 +110,8 @@ fn judge(frame: &[u8], src: [u8; 6], dst: [u8; 6]) -> Verdict {
 }
 
 fn pool(dma: &SimDma, count: usize) -> Vec<PacketBuf> {
-    match dma.alloc(count * 2048, 64) {
-        Ok(region) => region.into_buffers(2048, 0).collect(),
+    match dma.alloc(count * 2112, 64) {
+        Ok(region) => region.into_buffers(2112, 0).collect(),
         Err(e) => {
             eprintln!("demo: cannot allocate DMA memory: {e}");
             Vec::new()

@@ -31,10 +31,11 @@ pub fn small_queue() -> QueueConfig {
     }
 }
 
-/// `n` packet buffers of 2 KB (plus 128 bytes headroom) from DMA memory.
+/// `n` packet buffers of 2 KB (plus 128 bytes headroom and the 64-byte
+/// buffer header) from DMA memory.
 pub fn pool(dma: &SimDma, n: usize) -> Vec<PacketBuf> {
-    let region = dma.alloc(n * 2176, 4096).expect("dma");
-    region.into_buffers(2176, 128).collect()
+    let region = dma.alloc(n * 2240, 4096).expect("dma");
+    region.into_buffers(2240, 128).collect()
 }
 
 pub fn batch<const N: usize>(bufs: impl IntoIterator<Item = PacketBuf>) -> Batch<N> {

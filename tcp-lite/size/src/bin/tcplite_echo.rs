@@ -26,14 +26,16 @@ pub extern "C" fn _start() -> ! {
             conn = listener.and_then(|l| iface.accept(l));
         }
         if let Some(c) = conn {
-            let s = iface.socket(c);
-            let mut buf = [0u8; 256];
-            let k = s.recv_slice(&mut buf);
-            s.send_slice(&buf[..k]);
-            if s.recv_finished() {
-                s.close();
-            }
-            if s.state() == tcp_lite::State::Closed {
+            let closed = iface.socket(c).is_none_or(|s| {
+                let mut buf = [0u8; 256];
+                let k = s.recv_slice(&mut buf);
+                s.send_slice(&buf[..k]);
+                if s.recv_finished() {
+                    s.close();
+                }
+                s.state() == tcp_lite::State::Closed
+            });
+            if closed {
                 iface.release(c);
                 conn = None;
             }

@@ -1,0 +1,197 @@
+//! What a ring carries: plain words and slot descriptors, stored in shared memory as atomics.
+
+#[cfg(target_has_atomic = "64")]
+use crate::sync::AtomicU64;
+use crate::sync::{AtomicU32, Ordering};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A value a ring can carry.
+///
+/// Each element is stored in shared memory as one or more atomic words written and read with
+/// `Relaxed` ordering: the ring's index stores and loads (`Release` / `Acquire`) order them. A
+/// peer writing an entry at the same time as we read it therefore yields a torn but well-defined
+/// value, never undefined behaviour. The trait is sealed: the layout of every cell is fixed.
+pub trait Element: Copy + sealed::Sealed {
+    /// The shared-memory cell holding one element.
+    type Cell: Sync + Send;
+    /// Size of one cell in bytes, as recorded in a region header.
+    const CELL_SIZE: u32;
+    /// A cell holding the zero value.
+    fn new_cell() -> Self::Cell;
+    /// Reads the element once (the caller validates the local copy).
+    fn load(cell: &Self::Cell) -> Self;
+    /// Writes the element.
+    fn store(cell: &Self::Cell, value: Self);
+}
+
+impl sealed::Sealed for u32 {}
+impl Element for u32 {
+    type Cell = AtomicU32;
+    const CELL_SIZE: u32 = 4;
+    fn new_cell() -> AtomicU32 {
+        AtomicU32::new(0)
+    }
+    #[inline(always)]
+    fn load(cell: &AtomicU32) -> u32 {
+        // Relaxed: the Acquire load of the producer index orders this read.
+        cell.load(Ordering::Relaxed)
+    }
+    #[inline(always)]
+    fn store(cell: &AtomicU32, value: u32) {
+        // Relaxed: the Release store of the producer index publishes this write.
+        cell.store(value, Ordering::Relaxed);
+    }
+}
+
+impl sealed::Sealed for u64 {}
+#[cfg(target_has_atomic = "64")]
+impl Element for u64 {
+    type Cell = AtomicU64;
+    const CELL_SIZE: u32 = 8;
+    fn new_cell() -> AtomicU64 {
+        AtomicU64::new(0)
+    }
+    #[inline(always)]
+    fn load(cell: &AtomicU64) -> u64 {
+        // Relaxed: ordered by the Acquire load of the producer index.
+        cell.load(Ordering::Relaxed)
+    }
+    #[inline(always)]
+    fn store(cell: &AtomicU64, value: u64) {
+        // Relaxed: published by the Release store of the producer index.
+        cell.store(value, Ordering::Relaxed);
+    }
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+impl Element for u64 {
+    type Cell = [AtomicU32; 2];
+    const CELL_SIZE: u32 = 8;
+    fn new_cell() -> [AtomicU32; 2] {
+        [AtomicU32::new(0), AtomicU32::new(0)]
+    }
+    #[inline(always)]
+    fn load(cell: &[AtomicU32; 2]) -> u64 {
+        // Relaxed: ordered by the Acquire load of the producer index.
+        u64::from(cell[0].load(Ordering::Relaxed))
+            | (u64::from(cell[1].load(Ordering::Relaxed)) << 32)
+    }
+    #[inline(always)]
+    fn store(cell: &[AtomicU32; 2], value: u64) {
+        // Relaxed: published by the Release store of the producer index.
+        cell[0].store(value as u32, Ordering::Relaxed);
+        cell[1].store((value >> 32) as u32, Ordering::Relaxed);
+    }
+}
+
+/// A slot descriptor: which part of which buffer slot of a shared pool holds a message.
+///
+/// The thesis's consumer queue carries "slot pointers" into the shared pool rather than addresses
+/// (§3.2.4); a descriptor is such a slot pointer plus the extent of the data in the slot, so two
+/// address spaces can map the pool anywhere. In shared memory it takes 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Descriptor {
+    /// Identifier of the pool the slot belongs to (checked against the region's pool).
+    pub pool: u16,
+    /// Free for the application (e.g. end-of-packet, checksum-valid); carried unchanged.
+    pub flags: u16,
+    /// Index of the slot in the pool.
+    pub slot: u32,
+    /// Offset of the data from the start of the slot, in bytes.
+    pub offset: u32,
+    /// Length of the data, in bytes.
+    pub len: u32,
+}
+
+impl Descriptor {
+    /// A descriptor for `len` bytes at `offset` in `slot` of pool `pool`, with no flags.
+    ///
+    /// # Examples
+    /// ```
+    /// let d = bulk_queue::Descriptor::new(0, 7, 0, 60);
+    /// assert_eq!((d.slot, d.len, d.flags), (7, 60, 0));
+    /// ```
+    pub const fn new(pool: u16, slot: u32, offset: u32, len: u32) -> Self {
+        Descriptor {
+            pool,
+            flags: 0,
+            slot,
+            offset,
+            len,
+        }
+    }
+}
+
+impl sealed::Sealed for Descriptor {}
+
+#[cfg(target_has_atomic = "64")]
+impl Element for Descriptor {
+    type Cell = [AtomicU64; 2];
+    const CELL_SIZE: u32 = 16;
+    fn new_cell() -> [AtomicU64; 2] {
+        [AtomicU64::new(0), AtomicU64::new(0)]
+    }
+    #[inline(always)]
+    fn load(cell: &[AtomicU64; 2]) -> Descriptor {
+        // Relaxed: ordered by the Acquire load of the producer index.
+        let a = cell[0].load(Ordering::Relaxed);
+        let b = cell[1].load(Ordering::Relaxed);
+        Descriptor {
+            pool: a as u16,
+            flags: (a >> 16) as u16,
+            slot: (a >> 32) as u32,
+            offset: b as u32,
+            len: (b >> 32) as u32,
+        }
+    }
+    #[inline(always)]
+    fn store(cell: &[AtomicU64; 2], d: Descriptor) {
+        let a = u64::from(d.pool) | (u64::from(d.flags) << 16) | (u64::from(d.slot) << 32);
+        let b = u64::from(d.offset) | (u64::from(d.len) << 32);
+        // Relaxed: published by the Release store of the producer index.
+        cell[0].store(a, Ordering::Relaxed);
+        cell[1].store(b, Ordering::Relaxed);
+    }
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+impl Element for Descriptor {
+    type Cell = [AtomicU32; 4];
+    const CELL_SIZE: u32 = 16;
+    fn new_cell() -> [AtomicU32; 4] {
+        [
+            AtomicU32::new(0),
+            AtomicU32::new(0),
+            AtomicU32::new(0),
+            AtomicU32::new(0),
+        ]
+    }
+    #[inline(always)]
+    fn load(cell: &[AtomicU32; 4]) -> Descriptor {
+        // Relaxed: ordered by the Acquire load of the producer index.
+        let a = cell[0].load(Ordering::Relaxed);
+        Descriptor {
+            pool: a as u16,
+            flags: (a >> 16) as u16,
+            slot: cell[1].load(Ordering::Relaxed),
+            offset: cell[2].load(Ordering::Relaxed),
+            len: cell[3].load(Ordering::Relaxed),
+        }
+    }
+    #[inline(always)]
+    fn store(cell: &[AtomicU32; 4], d: Descriptor) {
+        // Relaxed: published by the Release store of the producer index.
+        cell[0].store(
+            u32::from(d.pool) | (u32::from(d.flags) << 16),
+            Ordering::Relaxed,
+        );
+        cell[1].store(d.slot, Ordering::Relaxed);
+        cell[2].store(d.offset, Ordering::Relaxed);
+        cell[3].store(d.len, Ordering::Relaxed);
+    }
+}

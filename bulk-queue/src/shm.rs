@@ -1,0 +1,333 @@
+//! All `unsafe` code of the crate: views of a shared-memory region as atomics.
+//!
+//! Shared memory is only ever accessed through atomic types (`AtomicU8`, `AtomicU32`, ...), never
+//! through `&mut` references or plain loads, because the peer may write any byte of it at any
+//! time. A torn or garbage value is then just a value, which the callers validate.
+
+/// A ring's cells: a slice whose length is a power of two, indexed modulo its length without a
+/// bounds check.
+pub(crate) struct Cells<'a, C> {
+    slice: &'a [C],
+    /// `slice.len() - 1`.
+    mask: u32,
+}
+
+impl<C> Clone for Cells<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for Cells<'_, C> {}
+
+impl<'a, C> Cells<'a, C> {
+    /// `None` unless `slice.len()` is a power of two no larger than 2^31.
+    pub(crate) fn new(slice: &'a [C]) -> Option<Self> {
+        let len = slice.len();
+        if !len.is_power_of_two() || len > 1 << 31 {
+            return None;
+        }
+        Some(Cells {
+            slice,
+            mask: (len - 1) as u32,
+        })
+    }
+
+    /// Number of cells.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> u32 {
+        self.mask + 1
+    }
+
+    /// The cell for free-running index `index`.
+    #[inline(always)]
+    pub(crate) fn at(&self, index: u32) -> &'a C {
+        let i = (index & self.mask) as usize;
+        // SAFETY: `mask == slice.len() - 1` (constructor), so `i <= mask < slice.len()`.
+        unsafe { self.slice.get_unchecked(i) }
+    }
+
+    /// The cells from the one for `index` to the end of the slice (at least one).
+    #[inline(always)]
+    pub(crate) fn tail_from(&self, index: u32) -> &'a [C] {
+        let i = (index & self.mask) as usize;
+        // SAFETY: as in `at`, `i < slice.len()`.
+        unsafe { self.slice.get_unchecked(i..) }
+    }
+
+    /// All cells.
+    #[inline(always)]
+    pub(crate) fn all(&self) -> &'a [C] {
+        self.slice
+    }
+
+    /// The `n` (at most `len()`) cells from the one for `index` on, as two runs: up to the end
+    /// of the slice, then from its start.
+    #[inline(always)]
+    pub(crate) fn split_at(&self, index: u32, n: usize) -> (&'a [C], &'a [C]) {
+        let n = n.min(self.slice.len());
+        let run = self.tail_from(index);
+        let first = n.min(run.len());
+        (&run[..first], &self.slice[..n - first])
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use region::Bytes;
+#[cfg(not(loom))]
+pub use region::{REGION_ALIGN, Region};
+
+#[cfg(not(loom))]
+mod region {
+    use core::fmt;
+    use core::marker::PhantomData;
+    use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+    use crate::Error;
+    use crate::ring::{ConsumerLine, ProducerLine};
+
+    /// Alignment the region base must have (the ring's cache lines are 128-byte aligned).
+    pub const REGION_ALIGN: usize = 128;
+
+    /// Types that may be viewed in shared memory: made only of atomics, so every bit pattern is
+    /// a valid value and concurrent writes by the peer are not data races.
+    ///
+    /// # Safety
+    /// Implementors contain only atomic integers (and padding), have no drop glue, and are
+    /// valid for every bit pattern.
+    pub(crate) unsafe trait SharedLayout {}
+    // SAFETY: one AtomicU32.
+    unsafe impl SharedLayout for AtomicU32 {}
+    // SAFETY: one AtomicU32 plus padding, `repr(C)`.
+    unsafe impl SharedLayout for ProducerLine {}
+    // SAFETY: two AtomicU32s plus padding, `repr(C)`.
+    unsafe impl SharedLayout for ConsumerLine {}
+    // SAFETY: an array of atomics.
+    #[cfg(target_has_atomic = "64")]
+    unsafe impl SharedLayout for [core::sync::atomic::AtomicU64; 2] {}
+    // SAFETY: an array of atomics.
+    unsafe impl SharedLayout for [AtomicU32; 4] {}
+
+    /// A shared-memory region holding a bulk queue: ring indices, descriptors and the buffer pool.
+    ///
+    /// It is only a view (base address and length); the memory belongs to the caller. The
+    /// region stores offsets and indices only, never addresses, so the two sides may map it at
+    /// different addresses.
+    #[derive(Clone, Copy)]
+    pub struct Region<'a> {
+        base: NonNull<u8>,
+        len: usize,
+        _mem: PhantomData<&'a [AtomicU8]>,
+    }
+
+    // SAFETY: a Region only gives out shared references to atomics, which are Sync and Send.
+    unsafe impl Send for Region<'_> {}
+    // SAFETY: as above.
+    unsafe impl Sync for Region<'_> {}
+
+    impl fmt::Debug for Region<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Region")
+                .field("base", &self.base)
+                .field("len", &self.len)
+                .finish()
+        }
+    }
+
+    impl<'a> Region<'a> {
+        /// A region over a caller-owned buffer, for two sides in one address space.
+        ///
+        /// # Errors
+        /// [`Error::Misaligned`] unless `buf` starts on a 128-byte boundary (use
+        /// [`AlignedBuf`](crate::AlignedBuf)).
+        pub fn new(buf: &'a mut [u8]) -> Result<Self, Error> {
+            let len = buf.len();
+            let base = NonNull::from(buf).cast::<u8>();
+            // SAFETY: `buf` is valid for reads and writes of `len` bytes for 'a and borrowed
+            // exclusively for 'a, so only this region (and its copies) can access it; u8 and
+            // AtomicU8 have the same size and alignment.
+            unsafe { Self::from_raw_parts(base.as_ptr(), len) }
+        }
+
+        /// A region over raw memory, typically shared with another address space.
+        ///
+        /// # Safety
+        /// For the whole lifetime `'a`, `ptr` must be valid for reads and writes of `len` bytes
+        /// and must not be accessed by this program except through this region (and copies of
+        /// it) or through atomic operations. Another address space (the peer) may read and write
+        /// the memory at any time in any way: that is allowed and can only cause errors.
+        ///
+        /// # Errors
+        /// [`Error::Misaligned`] unless `ptr` is 128-byte aligned.
+        pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> Result<Self, Error> {
+            let base = NonNull::new(ptr).ok_or(Error::Misaligned)?;
+            if !(ptr as usize).is_multiple_of(REGION_ALIGN) {
+                return Err(Error::Misaligned);
+            }
+            Ok(Region {
+                base,
+                len,
+                _mem: PhantomData,
+            })
+        }
+
+        /// Length of the region in bytes.
+        pub fn len(&self) -> usize {
+            self.len
+        }
+
+        /// `true` for a zero-length region.
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
+        }
+
+        /// Base address of the region in this address space (for diagnostics and DMA set-up).
+        pub fn as_ptr(&self) -> *mut u8 {
+            self.base.as_ptr()
+        }
+
+        /// `count` values of `T` at byte offset `offset`, if they lie inside the region and are
+        /// aligned.
+        pub(crate) fn slice_at<T: SharedLayout>(
+            &self,
+            offset: usize,
+            count: usize,
+        ) -> Option<&'a [T]> {
+            let bytes = count.checked_mul(size_of::<T>())?;
+            let end = offset.checked_add(bytes)?;
+            if end > self.len || !offset.is_multiple_of(align_of::<T>()) {
+                return None;
+            }
+            // SAFETY: the range lies inside the region (checked above), which is valid for 'a
+            // (constructor contract); the base is 128-byte aligned and `offset` is a multiple of
+            // the alignment of T (checked above, and T's alignment is at most 128); T is made of
+            // atomics only (SharedLayout), so shared references to it may coexist with concurrent
+            // atomic writes by the peer and every bit pattern is a valid T.
+            Some(unsafe {
+                core::slice::from_raw_parts(self.base.as_ptr().add(offset).cast::<T>(), count)
+            })
+        }
+
+        /// One `T` at byte offset `offset`.
+        pub(crate) fn at<T: SharedLayout>(&self, offset: usize) -> Option<&'a T> {
+            self.slice_at::<T>(offset, 1)?.first()
+        }
+
+        /// The bytes `offset..offset + len` as atomics.
+        pub(crate) fn bytes(&self, offset: usize, len: usize) -> Option<Bytes<'a>> {
+            let end = offset.checked_add(len)?;
+            if end > self.len {
+                return None;
+            }
+            // SAFETY: `offset <= end <= self.len`, so the result stays inside the region.
+            let ptr = unsafe { self.base.as_ptr().add(offset) };
+            Some(Bytes {
+                ptr: NonNull::new(ptr)?,
+                len,
+                _mem: PhantomData,
+            })
+        }
+    }
+
+    /// A byte range of shared memory (a pool slot), accessed through atomics only.
+    #[derive(Clone, Copy)]
+    pub struct Bytes<'a> {
+        ptr: NonNull<u8>,
+        len: usize,
+        _mem: PhantomData<&'a [AtomicU8]>,
+    }
+
+    // SAFETY: only atomic accesses are made through `Bytes`.
+    unsafe impl Send for Bytes<'_> {}
+    // SAFETY: as above.
+    unsafe impl Sync for Bytes<'_> {}
+
+    impl fmt::Debug for Bytes<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Bytes")
+                .field("ptr", &self.ptr)
+                .field("len", &self.len)
+                .finish()
+        }
+    }
+
+    impl Bytes<'_> {
+        pub(crate) fn len(&self) -> usize {
+            self.len
+        }
+
+        pub(crate) fn as_ptr(&self) -> *mut u8 {
+            self.ptr.as_ptr()
+        }
+
+        #[inline(always)]
+        fn byte(&self, i: usize) -> &AtomicU8 {
+            debug_assert!(i < self.len);
+            // SAFETY: callers pass `i < self.len`; the range lies inside a live region; AtomicU8
+            // has the size and alignment of u8 and tolerates concurrent atomic writes.
+            unsafe { AtomicU8::from_ptr(self.ptr.as_ptr().add(i)) }
+        }
+
+        /// `&AtomicU32` at byte `i` when `i..i + 4` is inside and 4-byte aligned.
+        #[inline(always)]
+        fn word(&self, i: usize) -> Option<&AtomicU32> {
+            let addr = (self.ptr.as_ptr() as usize).checked_add(i)?;
+            if i.checked_add(4)? > self.len || !addr.is_multiple_of(4) {
+                return None;
+            }
+            // SAFETY: `i..i + 4` is inside the range and the address is 4-byte aligned (checked
+            // above); AtomicU32 tolerates concurrent atomic writes by the peer.
+            Some(unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(i).cast::<u32>()) })
+        }
+
+        /// Copies `out.len()` bytes starting at `offset` into `out`; `false` if out of range.
+        pub(crate) fn read(&self, offset: usize, out: &mut [u8]) -> bool {
+            let Some(end) = offset.checked_add(out.len()) else {
+                return false;
+            };
+            if end > self.len {
+                return false;
+            }
+            let mut i = 0;
+            while i < out.len() {
+                let at = offset + i;
+                if let (Some(w), Some(dst)) = (self.word(at), out.get_mut(i..i + 4)) {
+                    // Relaxed: slot contents are ordered by the ring's index Release/Acquire.
+                    dst.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+                    i += 4;
+                } else {
+                    // Relaxed: as above.
+                    out[i] = self.byte(at).load(Ordering::Relaxed);
+                    i += 1;
+                }
+            }
+            true
+        }
+
+        /// Copies `data` to `offset..`; `false` if out of range.
+        pub(crate) fn write(&self, offset: usize, data: &[u8]) -> bool {
+            let Some(end) = offset.checked_add(data.len()) else {
+                return false;
+            };
+            if end > self.len {
+                return false;
+            }
+            let mut i = 0;
+            while i < data.len() {
+                let at = offset + i;
+                if let (Some(w), Some(src)) = (self.word(at), data.get(i..i + 4)) {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(src);
+                    // Relaxed: published by the ring's Release store of its index.
+                    w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
+                    i += 4;
+                } else {
+                    // Relaxed: as above.
+                    self.byte(at).store(data[i], Ordering::Relaxed);
+                    i += 1;
+                }
+            }
+            true
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Unit tests (also run under Miri).
+
+use std::boxed::Box;
+use std::vec::Vec;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::ring::{Consumer, Notify, Producer, RingMem};
+use crate::*;
+
+#[test]
+fn ring_fills_empties_and_wraps() {
+    let mut mem = RingMem::<u32, 4>::new();
+    let (mut p, mut c) = mem.split();
+    assert_eq!(c.pop(), Err(Error::Empty));
+    for round in 0..10u32 {
+        for i in 0..4 {
+            p.push(round * 10 + i).unwrap();
+        }
+        assert_eq!(p.push(99), Err(Error::Full));
+        for i in 0..4 {
+            assert_eq!(c.pop(), Ok(round * 10 + i));
+        }
+        assert_eq!(c.pop(), Err(Error::Empty));
+    }
+}
+
+#[test]
+fn ring_index_wraps_past_u32_max() {
+    let mem = RingMem::<u64, 8>::new();
+    let start = u32::MAX - 5;
+    mem.prod.tail.store(start, Ordering::Relaxed);
+    mem.cons.head.store(start, Ordering::Relaxed);
+    let cells = crate::shm::Cells::new(&mem.entries[..]).unwrap();
+    let mut p = Producer::<u64>::new_at(&mem.prod, &mem.cons, cells, start);
+    let mut c = Consumer::<u64>::new_at(&mem.prod, &mem.cons, cells, start);
+    let mut next = 0u64;
+    let mut expect = 0u64;
+    for _ in 0..20 {
+        let batch: Vec<u64> = (next..next + 5).collect();
+        let n = p.push_slice(&batch).unwrap();
+        next += n as u64;
+        let mut out = [0u64; 3];
+        let m = c.pop_slice(&mut out).unwrap();
+        for v in &out[..m] {
+            assert_eq!(*v, expect);
+            expect += 1;
+        }
+    }
+    assert!(expect > 40);
+}
+
+#[test]
+fn chunks_commit_partially() {
+    let mut mem = RingMem::<u32, 8>::new();
+    let (mut p, mut c) = mem.split();
+    let mut w = p.write_chunk(5).unwrap();
+    assert_eq!(w.len(), 5);
+    for i in 0..5 {
+        w.set(i, i as u32).unwrap();
+    }
+    assert_eq!(w.set(5, 0), Err(Error::OutOfRange));
+    w.commit(3);
+    let r = c.read_chunk(10).unwrap();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r.get(3), Err(Error::OutOfRange));
+    assert_eq!(r.get(2), Ok(2));
+    r.commit(2);
+    assert_eq!(c.pop(), Ok(2));
+    assert!(matches!(c.read_chunk(1), Err(Error::Empty)));
+    assert_eq!(p.free(), Ok(8));
+}
+
+#[test]
+fn chunk_iterators_wrap_around() {
+    let mut mem = RingMem::<u32, 8>::new();
+    let (mut p, mut c) = mem.split();
+    for round in 0..5u32 {
+        let base = round * 100;
+        assert_eq!(p.write_chunk(6).unwrap().fill_from_iter(base..base + 5), 5);
+        let r = c.read_chunk(8).unwrap();
+        let got: Vec<u32> = r.iter().collect();
+        assert_eq!(got, (base..base + 5).collect::<Vec<_>>());
+        let mut out = [0; 3];
+        assert_eq!(r.copy_to(&mut out), 3);
+        assert_eq!(out, [base, base + 1, base + 2]);
+        r.commit_all();
+    }
+    assert_eq!(p.free(), Ok(8));
+}
+
+#[test]
+fn hostile_indices_are_errors() {
+    let mut mem = RingMem::<u32, 4>::new();
+    let (mut p, mut c) = mem.split();
+    p.push(1).unwrap();
+    p.push(2).unwrap();
+    assert_eq!(c.pop(), Ok(1));
+    // The "producer" claims 100 entries: impossible for capacity 4.
+    p.prod.tail.store(100, Ordering::Relaxed);
+    assert_eq!(c.pop(), Ok(2)); // from the cached, validated tail
+    assert_eq!(c.pop(), Err(Error::PeerCorrupt));
+    assert_eq!(c.available(), Err(Error::PeerCorrupt));
+    // The "consumer" claims to be ahead of the producer.
+    c.cons.head.store(7, Ordering::Relaxed);
+    for _ in 0..3 {
+        let _ = p.push(2);
+    }
+    assert_eq!(p.push(3), Err(Error::PeerCorrupt));
+    assert_eq!(p.free(), Err(Error::PeerCorrupt));
+}
+
+#[derive(Debug, Default)]
+struct Count(u32);
+impl Notify for Count {
+    fn notify(&mut self) {
+        self.0 += 1;
+    }
+}
+
+#[test]
+fn notifies_once_per_sleep_and_only_when_idle() {
+    let mut mem = RingMem::<u32, 8>::new();
+    let (p, mut c) = mem.split();
+    let mut p = p.with_notify(Count::default());
+    p.push(1).unwrap();
+    assert_eq!(p.notifier().0, 0, "consumer not idle: no signal");
+    assert_eq!(
+        c.prepare_to_sleep(),
+        Ok(false),
+        "entries pending: must not sleep"
+    );
+    assert_eq!(c.pop(), Ok(1));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    p.push(2).unwrap();
+    p.push(3).unwrap();
+    assert_eq!(
+        p.notifier().0,
+        1,
+        "one signal for the empty -> non-empty transition"
+    );
+    c.awake();
+    assert_eq!(c.pop_slice(&mut [0; 4]), Ok(2));
+    p.push(4).unwrap();
+    assert_eq!(p.notifier().0, 1, "consumer awake: no signal");
+    assert_eq!(c.pop(), Ok(4));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    p.push_slice(&[5, 6]).unwrap();
+    assert_eq!(p.notifier().0, 2);
+}
+
+const G: Geometry = Geometry::new(8, 16, 64, 3);
+
+struct Setup {
+    buf: Box<AlignedBuf<{ G.region_len() }>>,
+    pmap: [u32; G.producer_map_words()],
+    cmap: [u32; G.consumer_map_words()],
+}
+
+impl Setup {
+    fn new() -> Self {
+        Setup {
+            buf: Box::new(AlignedBuf::new()),
+            pmap: [0; G.producer_map_words()],
+            cmap: [0; G.consumer_map_words()],
+        }
+    }
+}
+
+fn word(region: &Region<'_>, offset: usize) -> &'static AtomicU32 {
+    let p = region.as_ptr().wrapping_add(offset);
+    assert!(offset + 4 <= region.len() && (p as usize).is_multiple_of(4));
+    // SAFETY: in bounds and aligned (asserted); the test's region outlives every use (the box is
+    // kept alive by the test until its end); access is atomic.
+    unsafe { AtomicU32::from_ptr(p.cast()) }
+}
+
+#[test]
+fn attach_checks_header() {
+    let mut s = Setup::new();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    assert_eq!(
+        BulkConsumer::attach(region, G, &mut s.cmap).err(),
+        Some(Error::BadMagic)
+    );
+    region.format(G).unwrap();
+    let other = Geometry::new(16, 16, 64, 3);
+    assert_eq!(
+        BulkConsumer::attach(region, other, &mut s.cmap).err(),
+        Some(Error::BadGeometry)
+    );
+    assert_eq!(
+        BulkProducer::attach(region, G, &mut s.pmap[..1]).err(),
+        Some(Error::TooSmall)
+    );
+    word(&region, 4).store(VERSION + 1, Ordering::Relaxed);
+    assert_eq!(
+        BulkConsumer::attach(region, G, &mut s.cmap).err(),
+        Some(Error::BadVersion)
+    );
+    region.format(G).unwrap();
+    assert!(BulkConsumer::attach(region, G, &mut s.cmap).is_ok());
+}
+
+#[test]
+fn region_constructor_checks() {
+    let mut buf = AlignedBuf::<{ G.region_len() + 128 }>::new();
+    assert_eq!(Region::new(&mut buf.0[1..]).err(), Some(Error::Misaligned));
+    let small = Region::new(&mut buf.0[..256]).unwrap();
+    assert_eq!(small.format(G), Err(Error::TooSmall));
+    assert_eq!(
+        small.format(Geometry::new(3, 1, 1, 0)),
+        Err(Error::BadGeometry)
+    );
+    assert_eq!(Geometry::new(3, 1, 1, 0).region_len(), usize::MAX);
+    let absurd = Geometry::new(u32::MAX, u32::MAX, u32::MAX, 0);
+    assert_eq!(absurd.region_len(), usize::MAX);
+    assert_eq!(absurd.return_capacity(), u32::MAX);
+    assert!(absurd.pool_offset() > 0);
+}
+
+#[test]
+fn ownership_is_enforced() {
+    let mut s = Setup::new();
+    let (mut p, mut c) = split(&mut s.buf.0, G, &mut s.pmap, &mut s.cmap).unwrap();
+    let d = Descriptor::new(3, 5, 0, 10);
+    assert_eq!(c.slot(5).err(), Some(Error::NotOwned));
+    p.send(d).unwrap();
+    assert_eq!(p.send(d), Err(Error::NotOwned), "slot already handed over");
+    assert_eq!(p.slot(5).err(), Some(Error::NotOwned));
+    assert_eq!(
+        p.send(Descriptor::new(3, 16, 0, 1)),
+        Err(Error::BadDescriptor)
+    );
+    assert_eq!(
+        p.send(Descriptor::new(3, 1, 60, 5)),
+        Err(Error::BadDescriptor)
+    );
+    assert_eq!(
+        p.send(Descriptor::new(2, 1, 0, 5)),
+        Err(Error::BadDescriptor)
+    );
+    assert_eq!(c.release(d), Err(Error::NotOwned));
+    assert_eq!(c.recv(), Ok(d));
+    assert!(c.owns(5) && !p.owns(5));
+    c.release(d).unwrap();
+    assert_eq!(c.release(d), Err(Error::NotOwned));
+    assert_eq!(p.reclaim(), Ok(1));
+    assert!(p.owns(5));
+    // Batches stop at a repeated slot.
+    let batch = [
+        Descriptor::new(3, 1, 0, 1),
+        Descriptor::new(3, 2, 0, 1),
+        Descriptor::new(3, 1, 0, 1),
+    ];
+    assert_eq!(p.send_batch(&batch), Ok(2));
+    assert_eq!(p.send_batch(&batch[2..]), Err(Error::NotOwned));
+    let mut out = [Descriptor::default(); 8];
+    assert_eq!(c.recv_batch(&mut out), Ok(2));
+    assert_eq!(&out[..2], &batch[..2]);
+}
+
+#[test]
+fn alloc_hands_out_each_slot_once() {
+    let mut s = Setup::new();
+    let (mut p, mut c) = split(&mut s.buf.0, G, &mut s.pmap, &mut s.cmap).unwrap();
+    let mut seen = [false; 16];
+    for _ in 0..16 {
+        let slot = p.alloc().unwrap() as usize;
+        assert!(!seen[slot]);
+        seen[slot] = true;
+    }
+    assert_eq!(p.alloc(), None);
+    p.dealloc(7).unwrap();
+    assert_eq!(p.alloc(), Some(7));
+    p.send(Descriptor::new(3, 7, 0, 0)).unwrap();
+    assert_eq!(p.dealloc(7), Err(Error::NotOwned));
+    let d = c.recv().unwrap();
+    c.release(d).unwrap();
+    p.reclaim().unwrap();
+    assert_eq!(p.alloc(), Some(7));
+}
+
+#[test]
+fn slot_data_round_trips_at_any_alignment() {
+    let mut s = Setup::new();
+    let (mut p, mut c) = split(&mut s.buf.0, G, &mut s.pmap, &mut s.cmap).unwrap();
+    let data: Vec<u8> = (0..61u8).collect();
+    p.slot(2).unwrap().write(3, &data).unwrap();
+    assert_eq!(p.slot(2).unwrap().write(4, &data), Err(Error::OutOfRange));
+    p.send(Descriptor::new(3, 2, 3, 61)).unwrap();
+    let d = c.recv().unwrap();
+    let mut out = [0u8; 61];
+    let slot = c.slot(d.slot).unwrap();
+    assert_eq!(slot.len(), 64);
+    slot.read(d.offset as usize, &mut out).unwrap();
+    assert_eq!(&out[..], &data[..]);
+    assert_eq!(slot.read(usize::MAX, &mut out), Err(Error::OutOfRange));
+}
+
+#[test]
+fn hostile_descriptors_are_dropped_with_an_error() {
+    let mut s = Setup::new();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    region.format(G).unwrap();
+    let mut c = BulkConsumer::attach(region, G, &mut s.cmap).unwrap();
+    let entries = 640;
+    let put = |i: usize, words: [u32; 4]| {
+        for (k, w) in words.into_iter().enumerate() {
+            word(&region, entries + i * 16 + k * 4).store(w, Ordering::Relaxed);
+        }
+    };
+    put(0, [3, 99, 0, 1]); // slot 99 outside the pool
+    put(1, [3, 4, 60, 8]); // range past the slot end
+    put(2, [7, 4, 0, 8]); // wrong pool
+    put(3, [3, 4, 0, 8]); // fine
+    put(4, [3, 4, 0, 8]); // the same slot again
+    word(&region, 128).store(5, Ordering::Release); // forward tail
+    assert_eq!(c.recv(), Err(Error::BadDescriptor));
+    let mut out = [Descriptor::default(); 4];
+    assert_eq!(c.recv_batch(&mut out), Err(Error::BadDescriptor));
+    assert_eq!(c.recv(), Err(Error::BadDescriptor));
+    assert_eq!(c.recv(), Ok(Descriptor::new(3, 4, 0, 8)));
+    assert_eq!(c.recv(), Err(Error::NotOwned));
+    assert_eq!(c.recv(), Err(Error::Empty));
+    // A tail far ahead is refused without touching anything.
+    word(&region, 128).store(5 + 9, Ordering::Release);
+    assert_eq!(c.recv(), Err(Error::PeerCorrupt));
+}
+
+#[test]
+fn hostile_returns_are_refused() {
+    let mut s = Setup::new();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    region.format(G).unwrap();
+    let mut p = BulkProducer::attach(region, G, &mut s.pmap).unwrap();
+    let ret_entries = 640 + 8 * 16; // return capacity 16
+    // The "consumer" returns slot 1, which the producer still owns, then slot 200.
+    for (i, slot) in [1u32, 200].into_iter().enumerate() {
+        word(&region, ret_entries + i * 16).store(3, Ordering::Relaxed);
+        word(&region, ret_entries + i * 16 + 4).store(slot, Ordering::Relaxed);
+    }
+    word(&region, 384).store(2, Ordering::Release); // return tail
+    assert_eq!(p.reclaim(), Err(Error::NotOwned));
+    assert_eq!(p.reclaim(), Err(Error::BadDescriptor));
+    assert_eq!(p.reclaim(), Ok(0));
+}
+
+#[test]
+fn threads_move_items_in_order() {
+    let mut s = Setup::new();
+    let (mut p, mut c) = split(&mut s.buf.0, G, &mut s.pmap, &mut s.cmap).unwrap();
+    let n: u32 = if cfg!(miri) { 300 } else { 100_000 };
+    std::thread::scope(|sc| {
+        sc.spawn(move || {
+            let mut i = 0;
+            while i < n {
+                p.reclaim().unwrap();
+                let Some(slot) = p.alloc() else {
+                    std::thread::yield_now();
+                    continue;
+                };
+                p.slot(slot).unwrap().write(0, &i.to_le_bytes()).unwrap();
+                let mut d = Descriptor::new(3, slot, 0, 4);
+                d.flags = (i % 65536) as u16;
+                match p.send(d) {
+                    Ok(()) => i += 1,
+                    Err(Error::Full) => p.dealloc(slot).unwrap(),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        let mut expect = 0u32;
+        while expect < n {
+            match c.recv() {
+                Ok(d) => {
+                    let mut b = [0u8; 4];
+                    c.slot(d.slot).unwrap().read(0, &mut b).unwrap();
+                    assert_eq!(u32::from_le_bytes(b), expect);
+                    assert_eq!(d.flags, (expect % 65536) as u16);
+                    c.release(d).unwrap();
+                    expect += 1;
+                }
+                Err(Error::Empty) => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn error_display() {
+    assert_eq!(
+        std::format!("{}", Error::NotOwned),
+        "slot not owned by this side"
+    );
+}
