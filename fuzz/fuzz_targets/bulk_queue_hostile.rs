@@ -115,18 +115,18 @@ fuzz_target!(|input: Input| {
             match *op {
                 Op::Scribble(w, v) => scribble(w, v),
                 Op::Alloc => {
-                    if let Some(p) = p.as_mut() {
-                        if let Some(s) = p.alloc() {
-                            assert!(s < 12, "allocated slot {s} outside the pool");
-                        }
+                    if let Some(p) = p.as_mut()
+                        && let Some(s) = p.alloc()
+                    {
+                        assert!(s < 12, "allocated slot {s} outside the pool");
                     }
                 }
                 Op::Write(s) => {
-                    if let Some(p) = p.as_ref() {
-                        if let Ok(d) = p.slot(u32::from(s % 14)) {
-                            assert_eq!(d.len(), 64);
-                            let _ = d.write(usize::from(s % 70), &[s; 8]);
-                        }
+                    if let Some(p) = p.as_ref()
+                        && let Ok(d) = p.slot(u32::from(s % 14))
+                    {
+                        assert_eq!(d.len(), 64);
+                        let _ = d.write(usize::from(s % 70), &[s; 8]);
                     }
                 }
                 Op::Send(s, off, l) => {
@@ -159,10 +159,10 @@ fuzz_target!(|input: Input| {
                     }
                 }
                 Op::Reclaim => {
-                    if let Some(p) = p.as_mut() {
-                        if let Ok(n) = p.reclaim() {
-                            assert!(n <= G.return_capacity() as usize);
-                        }
+                    if let Some(p) = p.as_mut()
+                        && let Ok(n) = p.reclaim()
+                    {
+                        assert!(n <= G.return_capacity() as usize);
                     }
                 }
                 Op::Dealloc(s) => {
@@ -176,12 +176,12 @@ fuzz_target!(|input: Input| {
                     }
                 }
                 Op::Recv => {
-                    if let Some(c) = c.as_mut() {
-                        if let Ok(d) = c.recv() {
-                            assert!(in_pool(&d), "accepted {d:?}");
-                            assert!(c.owns(d.slot));
-                            held.push(d);
-                        }
+                    if let Some(c) = c.as_mut()
+                        && let Ok(d) = c.recv()
+                    {
+                        assert!(in_pool(&d), "accepted {d:?}");
+                        assert!(c.owns(d.slot));
+                        held.push(d);
                     }
                 }
                 Op::RecvBatch(k) => {

@@ -218,23 +218,23 @@ impl<'a> Harness<'a> {
                     self.peer_end
                 );
             }
-            if let Some(iss) = self.iss {
-                if !t.payload.is_empty() {
-                    let off = t.seq.wrapping_sub(iss.wrapping_add(1));
-                    assert!(
-                        u64::from(off) + t.payload.len() as u64 <= u64::from(self.sent),
-                        "sent bytes {off}+{} beyond the {} queued",
-                        t.payload.len(),
-                        self.sent
+            if let Some(iss) = self.iss
+                && !t.payload.is_empty()
+            {
+                let off = t.seq.wrapping_sub(iss.wrapping_add(1));
+                assert!(
+                    u64::from(off) + t.payload.len() as u64 <= u64::from(self.sent),
+                    "sent bytes {off}+{} beyond the {} queued",
+                    t.payload.len(),
+                    self.sent
+                );
+                for (j, &b) in t.payload.iter().enumerate() {
+                    assert_eq!(
+                        b,
+                        pattern(off + j as u32),
+                        "sent byte at offset {}",
+                        off + j as u32
                     );
-                    for (j, &b) in t.payload.iter().enumerate() {
-                        assert_eq!(
-                            b,
-                            pattern(off + j as u32),
-                            "sent byte at offset {}",
-                            off + j as u32
-                        );
-                    }
                 }
             }
         }

@@ -160,10 +160,10 @@ pub fn verify(insns: &[Insn], cap: usize) -> Result<(), Reject> {
                 return Err(Reject::Shift(pc));
             }
         }
-        if let Some((_, m)) = mem_index(i) {
-            if m as usize >= MEMWORDS {
-                return Err(Reject::MemIndex(pc));
-            }
+        if let Some((_, m)) = mem_index(i)
+            && m as usize >= MEMWORDS
+        {
+            return Err(Reject::MemIndex(pc));
         }
     }
     // Written-before-read over reachable instructions: jumps go forward, so
