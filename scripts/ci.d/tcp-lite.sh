@@ -7,7 +7,7 @@
 # (see tcp-lite/BENCHMARKS.md); the ceiling sits a little above the measured figure so that
 # regressions fail.
 set -euo pipefail
-FLASH_CEILING=13000 # measured 12 996 B (tcp-lite/BENCHMARKS.md)
+FLASH_CEILING=13100 # measured 13 042 B (tcp-lite/BENCHMARKS.md)
 RAM_TARGET=160
 cargo test -p tcp-lite --features udp,cubic
 out=$(bash tcp-lite/size/measure.sh)

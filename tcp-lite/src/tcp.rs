@@ -219,10 +219,15 @@ pub(crate) struct Plan {
 const RCV_RANGES: usize = 2;
 
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
+/// Data bytes per segment: the MSS less the options sent with the data
+/// (RFC 6691 §2) — timestamps, 12 bytes padded, and, while out-of-order data
+/// is held, room for SACK blocks for both held ranges, 4 + 8 · 2 bytes.
 fn eff_mss(t: &Tcb) -> u32 {
-    u32::from(t.mss)
-        .saturating_sub(if t.flags & TS != 0 { 12 } else { 0 })
-        .max(1)
+    let mut opts = if t.flags & TS != 0 { 12 } else { 0 };
+    if t.flags & SACK != 0 && t.ooo.iter().any(|b| b.0 != b.1) {
+        opts += 4 + 8 * t.ooo.len() as u32;
+    }
+    u32::from(t.mss).saturating_sub(opts).max(1)
 }
 
 impl<'a> TcpSocket<'a> {
