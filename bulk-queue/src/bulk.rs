@@ -76,7 +76,8 @@ pub struct Geometry {
     pub capacity: u32,
     /// Number of slots in the pool, 1 to 2^24.
     pub pool_slots: u32,
-    /// Size of each slot in bytes, 1 to 2^24.
+    /// Size of each slot in bytes: a multiple of 4, from 4 to 2^24 (every slot starts and ends
+    /// on a 4-byte boundary, since shared memory is accessed in aligned 4-byte words only).
     pub slot_size: u32,
     /// Identifier carried in every descriptor of this pool.
     pub pool_id: u16,
@@ -104,6 +105,7 @@ impl Geometry {
             || self.pool_slots == 0
             || self.pool_slots > MAX_SLOTS
             || self.slot_size == 0
+            || !self.slot_size.is_multiple_of(4)
             || self.slot_size > MAX_SLOTS
         {
             return Err(Error::BadGeometry);

@@ -14,6 +14,10 @@ mod sealed {
 /// `Relaxed` ordering: the ring's index stores and loads (`Release` / `Acquire`) order them. A
 /// peer writing an entry at the same time as we read it therefore yields a torn but well-defined
 /// value, never undefined behaviour. The trait is sealed: the layout of every cell is fixed.
+///
+/// Only [`Descriptor`] rings live in a shared [`Region`](crate::Region), where every access is
+/// an `AtomicU32`; rings of `u32` and `u64` live in a [`RingMem`](crate::ring::RingMem), memory
+/// the process owns, whose cells are only ever accessed as their one `Cell` type.
 pub trait Element: Copy + sealed::Sealed {
     /// The shared-memory cell holding one element.
     type Cell: Sync + Send;
@@ -129,37 +133,9 @@ impl Descriptor {
 
 impl sealed::Sealed for Descriptor {}
 
-#[cfg(target_has_atomic = "64")]
-impl Element for Descriptor {
-    type Cell = [AtomicU64; 2];
-    const CELL_SIZE: u32 = 16;
-    fn new_cell() -> [AtomicU64; 2] {
-        [AtomicU64::new(0), AtomicU64::new(0)]
-    }
-    #[inline(always)]
-    fn load(cell: &[AtomicU64; 2]) -> Descriptor {
-        // Relaxed: ordered by the Acquire load of the producer index.
-        let a = cell[0].load(Ordering::Relaxed);
-        let b = cell[1].load(Ordering::Relaxed);
-        Descriptor {
-            pool: a as u16,
-            flags: (a >> 16) as u16,
-            slot: (a >> 32) as u32,
-            offset: b as u32,
-            len: (b >> 32) as u32,
-        }
-    }
-    #[inline(always)]
-    fn store(cell: &[AtomicU64; 2], d: Descriptor) {
-        let a = u64::from(d.pool) | (u64::from(d.flags) << 16) | (u64::from(d.slot) << 32);
-        let b = u64::from(d.offset) | (u64::from(d.len) << 32);
-        // Relaxed: published by the Release store of the producer index.
-        cell[0].store(a, Ordering::Relaxed);
-        cell[1].store(b, Ordering::Relaxed);
-    }
-}
-
-#[cfg(not(target_has_atomic = "64"))]
+// Four `AtomicU32`s on every target, never two `AtomicU64`s: a region is accessed in 4-byte
+// words only (pool bytes included), and a re-formatted region may place the pool where
+// descriptors were, so a 64-bit cell could race with 32-bit accesses to the same bytes.
 impl Element for Descriptor {
     type Cell = [AtomicU32; 4];
     const CELL_SIZE: u32 = 16;

@@ -1,8 +1,9 @@
 //! All `unsafe` code of the crate: views of a shared-memory region as atomics.
 //!
-//! Shared memory is only ever accessed through atomic types (`AtomicU8`, `AtomicU32`, ...), never
-//! through `&mut` references or plain loads, because the peer may write any byte of it at any
-//! time. A torn or garbage value is then just a value, which the callers validate.
+//! Shared memory is only ever accessed through atomics, never through `&mut` references or plain
+//! loads, because the peer may write any byte of it at any time. A torn or garbage value is then
+//! just a value, which the callers validate. Inside a [`Region`] every access is a 4-byte-aligned
+//! `AtomicU32` access, so no two accesses to the same bytes ever differ in size (see [`Bytes`]).
 
 /// A ring's cells: a slice whose length is a power of two, indexed modulo its length without a
 /// bounds check.
@@ -102,9 +103,6 @@ mod region {
     unsafe impl SharedLayout for ProducerLine {}
     // SAFETY: two AtomicU32s plus padding, `repr(C)`.
     unsafe impl SharedLayout for ConsumerLine {}
-    // SAFETY: an array of atomics.
-    #[cfg(target_has_atomic = "64")]
-    unsafe impl SharedLayout for [core::sync::atomic::AtomicU64; 2] {}
     // SAFETY: an array of atomics.
     unsafe impl SharedLayout for [AtomicU32; 4] {}
 
@@ -212,72 +210,69 @@ mod region {
         pub(crate) fn at<T: SharedLayout>(&self, offset: usize) -> Option<&'a T> {
             self.slice_at::<T>(offset, 1)?.first()
         }
-
-        /// The bytes `offset..offset + len` as atomics.
-        pub(crate) fn bytes(&self, offset: usize, len: usize) -> Option<Bytes<'a>> {
-            let end = offset.checked_add(len)?;
-            if end > self.len {
-                return None;
-            }
-            // SAFETY: `offset <= end <= self.len`, so the result stays inside the region.
-            let ptr = unsafe { self.base.as_ptr().add(offset) };
-            Some(Bytes {
-                ptr: NonNull::new(ptr)?,
-                len,
-                _mem: PhantomData,
-            })
-        }
     }
 
-    /// A byte range of shared memory (a pool slot), accessed through atomics only.
+    /// A byte range of shared memory (a pool slot): whole, 4-byte-aligned `AtomicU32` words.
+    ///
+    /// # One access size per byte
+    ///
+    /// Every access the crate makes to shared memory is a 4-byte-aligned `AtomicU32` access
+    /// (header words, ring index lines, descriptor cells `[AtomicU32; 4]`, and the pool through
+    /// this type). Rust's memory model makes racing atomic accesses of *different* sizes to the
+    /// same bytes undefined behaviour; since `Region` is `Copy` and `format`/`attach` are safe,
+    /// safe code can make two handles race on one region, or re-format a live region with a
+    /// different layout, so which bytes are racing must not decide the access size. With a
+    /// single size everywhere they never differ.
+    ///
+    /// Byte ranges that do not cover a whole word are written by loading the word, merging the
+    /// bytes and storing it back (no compare-and-swap: `thumbv6m-none-eabi` has none). A slot
+    /// holds whole words only (`slot_size` is a multiple of 4 and the pool is 128-aligned), so
+    /// such a merge never touches a neighbouring slot. A peer that writes the same word at the
+    /// same time (it does not own the slot, so it is buggy or hostile) may lose its bytes or
+    /// ours: data loss that peer causes, never undefined behaviour on either side.
     #[derive(Clone, Copy)]
     pub struct Bytes<'a> {
-        ptr: NonNull<u8>,
-        len: usize,
-        _mem: PhantomData<&'a [AtomicU8]>,
+        words: &'a [AtomicU32],
     }
-
-    // SAFETY: only atomic accesses are made through `Bytes`.
-    unsafe impl Send for Bytes<'_> {}
-    // SAFETY: as above.
-    unsafe impl Sync for Bytes<'_> {}
 
     impl fmt::Debug for Bytes<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("Bytes")
-                .field("ptr", &self.ptr)
-                .field("len", &self.len)
+                .field("ptr", &self.words.as_ptr())
+                .field("len", &self.len())
                 .finish()
+        }
+    }
+
+    impl<'a> Region<'a> {
+        /// The bytes `offset..offset + len` as atomic words; `None` unless they lie inside the
+        /// region and `offset` and `len` are multiples of 4.
+        pub(crate) fn bytes(&self, offset: usize, len: usize) -> Option<Bytes<'a>> {
+            if !len.is_multiple_of(4) {
+                return None;
+            }
+            Some(Bytes {
+                words: self.slice_at::<AtomicU32>(offset, len / 4)?,
+            })
+        }
+    }
+
+    /// `n` bytes of the native-endian image of word `w`, from byte `at`.
+    #[inline(always)]
+    fn part(w: u32, at: usize, out: &mut [u8]) {
+        let b = w.to_ne_bytes();
+        if let Some(src) = b.get(at..at + out.len()) {
+            out.copy_from_slice(src);
         }
     }
 
     impl Bytes<'_> {
         pub(crate) fn len(&self) -> usize {
-            self.len
+            self.words.len() * 4
         }
 
         pub(crate) fn as_ptr(&self) -> *mut u8 {
-            self.ptr.as_ptr()
-        }
-
-        #[inline(always)]
-        fn byte(&self, i: usize) -> &AtomicU8 {
-            debug_assert!(i < self.len);
-            // SAFETY: callers pass `i < self.len`; the range lies inside a live region; AtomicU8
-            // has the size and alignment of u8 and tolerates concurrent atomic writes.
-            unsafe { AtomicU8::from_ptr(self.ptr.as_ptr().add(i)) }
-        }
-
-        /// `&AtomicU32` at byte `i` when `i..i + 4` is inside and 4-byte aligned.
-        #[inline(always)]
-        fn word(&self, i: usize) -> Option<&AtomicU32> {
-            let addr = (self.ptr.as_ptr() as usize).checked_add(i)?;
-            if i.checked_add(4)? > self.len || !addr.is_multiple_of(4) {
-                return None;
-            }
-            // SAFETY: `i..i + 4` is inside the range and the address is 4-byte aligned (checked
-            // above); AtomicU32 tolerates concurrent atomic writes by the peer.
-            Some(unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(i).cast::<u32>()) })
+            self.words.as_ptr().cast::<u8>().cast_mut()
         }
 
         /// Copies `out.len()` bytes starting at `offset` into `out`; `false` if out of range.
@@ -285,21 +280,41 @@ mod region {
             let Some(end) = offset.checked_add(out.len()) else {
                 return false;
             };
-            if end > self.len {
+            if end > self.len() {
                 return false;
             }
-            let mut i = 0;
-            while i < out.len() {
-                let at = offset + i;
-                if let (Some(w), Some(dst)) = (self.word(at), out.get_mut(i..i + 4)) {
-                    // Relaxed: slot contents are ordered by the ring's index Release/Acquire.
-                    dst.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
-                    i += 4;
-                } else {
-                    // Relaxed: as above.
-                    out[i] = self.byte(at).load(Ordering::Relaxed);
-                    i += 1;
-                }
+            if out.is_empty() {
+                return true;
+            }
+            let (mut w, head) = (offset / 4, offset % 4);
+            let mut rest = out;
+            // Relaxed (every load here): slot contents are ordered by the ring's index
+            // Release/Acquire.
+            if head != 0 {
+                let n = (4 - head).min(rest.len());
+                let (dst, tail) = rest.split_at_mut(n);
+                let Some(cell) = self.words.get(w) else {
+                    return false;
+                };
+                part(cell.load(Ordering::Relaxed), head, dst);
+                rest = tail;
+                w += 1;
+            }
+            let Some(cells) = self.words.get(w..) else {
+                return rest.is_empty();
+            };
+            let mut chunks = rest.chunks_exact_mut(4);
+            let mut full = 0;
+            for (cell, dst) in cells.iter().zip(&mut chunks) {
+                dst.copy_from_slice(&cell.load(Ordering::Relaxed).to_ne_bytes());
+                full += 1;
+            }
+            let tail = chunks.into_remainder();
+            if !tail.is_empty() {
+                let Some(cell) = cells.get(full) else {
+                    return false;
+                };
+                part(cell.load(Ordering::Relaxed), 0, tail);
             }
             true
         }
@@ -309,25 +324,54 @@ mod region {
             let Some(end) = offset.checked_add(data.len()) else {
                 return false;
             };
-            if end > self.len {
+            if end > self.len() {
                 return false;
             }
-            let mut i = 0;
-            while i < data.len() {
-                let at = offset + i;
-                if let (Some(w), Some(src)) = (self.word(at), data.get(i..i + 4)) {
-                    let mut b = [0u8; 4];
-                    b.copy_from_slice(src);
-                    // Relaxed: published by the ring's Release store of its index.
-                    w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
-                    i += 4;
-                } else {
-                    // Relaxed: as above.
-                    self.byte(at).store(data[i], Ordering::Relaxed);
-                    i += 1;
-                }
+            if data.is_empty() {
+                return true;
+            }
+            let (mut w, head) = (offset / 4, offset % 4);
+            let mut rest = data;
+            // Relaxed (every access here): published by the ring's Release store of its index.
+            if head != 0 {
+                let n = (4 - head).min(rest.len());
+                let Some(cell) = self.words.get(w) else {
+                    return false;
+                };
+                merge(cell, head, &rest[..n]);
+                rest = &rest[n..];
+                w += 1;
+            }
+            let Some(cells) = self.words.get(w..) else {
+                return rest.is_empty();
+            };
+            let mut chunks = rest.chunks_exact(4);
+            let mut full = 0;
+            for (cell, src) in cells.iter().zip(&mut chunks) {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(src);
+                cell.store(u32::from_ne_bytes(b), Ordering::Relaxed);
+                full += 1;
+            }
+            let tail = chunks.remainder();
+            if !tail.is_empty() {
+                let Some(cell) = cells.get(full) else {
+                    return false;
+                };
+                merge(cell, 0, tail);
             }
             true
         }
+    }
+
+    /// Stores `src` into bytes `at..` of `cell`, keeping its other bytes: load, merge, store.
+    #[inline(always)]
+    fn merge(cell: &AtomicU32, at: usize, src: &[u8]) {
+        // Relaxed: see `Bytes::write`.
+        let mut b = cell.load(Ordering::Relaxed).to_ne_bytes();
+        if let Some(dst) = b.get_mut(at..at + src.len()) {
+            dst.copy_from_slice(src);
+        }
+        cell.store(u32::from_ne_bytes(b), Ordering::Relaxed);
     }
 }

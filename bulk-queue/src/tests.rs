@@ -298,6 +298,111 @@ fn slot_data_round_trips_at_any_alignment() {
     assert_eq!(slot.read(usize::MAX, &mut out), Err(Error::OutOfRange));
 }
 
+/// Every offset and length inside a slot: partial edge words merge into the word and leave the
+/// bytes around them, and the neighbouring slots, untouched.
+#[test]
+fn partial_words_keep_their_neighbours() {
+    let mut s = Setup::new();
+    let (p, _c) = split(&mut s.buf.0, G, &mut s.pmap, &mut s.cmap).unwrap();
+    let lens: &[usize] = if cfg!(miri) {
+        &[0, 1, 3, 6, 9]
+    } else {
+        &[0, 1, 2, 3, 4, 5, 6, 7, 9, 17]
+    };
+    let offsets = if cfg!(miri) { 0..6 } else { 0..64 };
+    for off in offsets {
+        for &len in lens {
+            if off + len > 64 {
+                continue;
+            }
+            let mut image = [0xAAu8; 64];
+            for k in [1, 2, 3] {
+                p.slot(k).unwrap().write(0, &[0xAA; 64]).unwrap();
+            }
+            let data: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(7) ^ 0x5A).collect();
+            p.slot(2).unwrap().write(off, &data).unwrap();
+            image[off..off + len].copy_from_slice(&data);
+            let mut out = [0u8; 64];
+            p.slot(2).unwrap().read(0, &mut out).unwrap();
+            assert_eq!(out, image, "offset {off} length {len}");
+            let mut part = std::vec![0u8; len];
+            p.slot(2).unwrap().read(off, &mut part).unwrap();
+            assert_eq!(part, data, "offset {off} length {len}");
+            for k in [1, 3] {
+                p.slot(k).unwrap().read(0, &mut out).unwrap();
+                assert_eq!(out, [0xAA; 64], "slot {k} touched");
+            }
+        }
+    }
+}
+
+#[test]
+fn slot_size_must_be_whole_words() {
+    for size in [1, 2, 3, 5, 6, 7, 63, 2047] {
+        let g = Geometry::new(8, 4, size, 0);
+        assert_eq!(g.validate(), Err(Error::BadGeometry), "slot size {size}");
+        assert_eq!(g.region_len(), usize::MAX);
+    }
+    for size in [4, 8, 64, 2048] {
+        assert_eq!(Geometry::new(8, 4, size, 0).validate(), Ok(()));
+    }
+}
+
+/// Two producers attached to one region (safe code can do it: `Region` is `Copy`) racing on one
+/// slot at overlapping, differently aligned ranges. Before every shared access was a 4-byte word,
+/// one side used `AtomicU8` and the other `AtomicU32` on the same bytes: undefined behaviour,
+/// which Miri reports as "overlapping unsynchronized atomic accesses must use the same access
+/// size". Now the race only garbles data.
+#[test]
+fn racing_handles_use_one_access_size() {
+    let mut s = Setup::new();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    region.format(G).unwrap();
+    let mut second_map = [0u32; G.producer_map_words()];
+    let p1 = BulkProducer::attach(region, G, &mut s.pmap).unwrap();
+    let p2 = BulkProducer::attach(region, G, &mut second_map).unwrap();
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            p1.slot(0).unwrap().write(1, &[1u8; 8]).unwrap();
+        });
+        t.spawn(|| {
+            let mut out = [0u8; 8];
+            p2.slot(0).unwrap().read(0, &mut out).unwrap();
+            p2.slot(0).unwrap().write(2, &[2u8; 5]).unwrap();
+        });
+    });
+}
+
+/// Re-formatting a live region with another geometry moves the pool over former descriptor cells
+/// while a handle of the old layout still writes them: every access is still one word size.
+#[test]
+fn reformat_under_a_live_handle_uses_one_access_size() {
+    const SMALL: Geometry = Geometry::new(2, 1, 64, 3);
+    let mut s = Setup::new();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    region.format(G).unwrap();
+    let mut pm = [0u32; G.producer_map_words()];
+    let mut p = BulkProducer::attach(region, G, &mut pm).unwrap();
+    let mut pm2 = [0u32; SMALL.producer_map_words()];
+    region.format(SMALL).unwrap();
+    let q = BulkProducer::attach(region, SMALL, &mut pm2).unwrap();
+    // SMALL's pool starts where G's forward descriptors lie.
+    assert!(SMALL.pool_offset() < G.pool_offset());
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            for i in 0..4 {
+                let _ = p.send(Descriptor::new(3, i, 0, 1));
+            }
+        });
+        t.spawn(|| {
+            let slot = q.slot(0).unwrap();
+            slot.write(1, &[9u8; 61]).unwrap();
+            let mut out = [0u8; 64];
+            slot.read(0, &mut out).unwrap();
+        });
+    });
+}
+
 #[test]
 fn hostile_descriptors_are_dropped_with_an_error() {
     let mut s = Setup::new();

@@ -281,7 +281,11 @@ fn run_bulk(ops: Vec<BulkOp>, hostile: bool) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 512 cases unless PROPTEST_CASES says otherwise (the Miri run in CI asks for fewer).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn bulk_matches_model(ops in prop::collection::vec(bulk_op(false), 1..150)) {
