@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use common::*;
 use ixgbe_nostd::{Config, FdirMode};
 use nic_sim::SimDma;
-use nic_sim::i82599::toeplitz;
 use nic_traits::{
     CardDriver, ErrorKind, FilterAction, FilterClass, FlowRule, IpPrefix, L4Protocol, MaskedTuple,
     RssConfig, RssHashFields, RxFlags,
@@ -328,7 +327,7 @@ fn rss_spreads_flows_by_the_redirection_table() {
         input.extend_from_slice(&[10, 0, 0, 1]);
         input.extend_from_slice(&(1024 + sport).to_be_bytes());
         input.extend_from_slice(&53u16.to_be_bytes());
-        let h = toeplitz(&MS_KEY, &input);
+        let h = netwire::toeplitz::hash(&MS_KEY, &input);
         let q = rig.queue_of(&f);
         assert_eq!(q, usize::from(reta[(h & 0x7F) as usize]));
         per_queue[q] += 1;

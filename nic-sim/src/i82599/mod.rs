@@ -35,7 +35,7 @@ use nic_traits::RegisterAccess;
 
 use crate::SimDma;
 use crate::dma::DmaFault;
-pub use hash::{fdir_hash, toeplitz};
+pub use hash::fdir_hash;
 pub use parse::{Parsed, parse};
 
 /// Register offsets the model implements (82599 datasheet chapter 8).
@@ -912,7 +912,7 @@ impl Model {
         } else {
             return (0, 0);
         };
-        (ty, toeplitz(&key, &input))
+        (ty, netwire::toeplitz::hash(&key, &input))
     }
 
     // Device accesses to host memory. Every address the model uses comes from
