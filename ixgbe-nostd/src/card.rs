@@ -88,8 +88,16 @@ pub const QUEUE_PAIRS: u16 = 64;
 /// RSS queues a redirection table entry can name (4-bit entries in RSS-only
 /// mode, §7.1.2.8.2).
 pub const RSS_QUEUES: u16 = 16;
-/// MSI-X vectors whose causes EICR bits 15:0 report.
+/// MSI-X vectors whose queue causes EICR bits 15:0 report (§8.2.3.5.1), so
+/// that [`CardDriver::interrupt_causes`] can poll them: the vectors
+/// [`CardInfo::vectors`] announces.
 pub const VECTORS: u16 = 16;
+/// MSI-X vectors of the 82599 (its MSI-X table has 64 entries, §7.3.1.4).
+/// A queue may be routed to any of them with
+/// [`CardDriver::set_queue_vector`]; vectors 16..64 are masked through
+/// EIMS_EX/EIMC_EX and signalled only by their MSI-X message — EICR has no
+/// bit for them, so [`CardDriver::interrupt_causes`] cannot report them.
+pub const MSIX_VECTORS: u16 = 64;
 /// Entries of the redirection table (§7.1.2.8.2).
 pub const RETA_LEN: usize = 128;
 /// RSS key length in bytes (§7.1.2.8.1).
@@ -201,8 +209,11 @@ where
         self.wait(timeout::RESET_US, |r| {
             !Ctrl::from_bits_retain(r.read32(CTRL)).contains(Ctrl::RST)
         })?;
-        // §4.6.3.1 again after reset: mask and clear pending causes.
+        // §4.6.3.1 again after reset: mask and clear pending causes,
+        // including the vectors only the extended masks reach.
         self.write(EIMC, 0x7FFF_FFFF);
+        self.write(eimc_ex(0), u32::MAX);
+        self.write(eimc_ex(1), u32::MAX);
         let _ = self.read(EICR);
         // §4.6.3: wait for EEPROM auto-read and DMA initialisation.
         self.wait(timeout::EEPROM_US, |r| {
@@ -988,7 +999,7 @@ where
 
     fn set_queue_vector(&mut self, queue: u16, vector: u16) -> Result<(), ErrorKind> {
         self.check_queue(queue)?;
-        if vector >= VECTORS {
+        if vector >= MSIX_VECTORS {
             return Err(ErrorKind::InvalidArgument);
         }
         let q = usize::from(queue);
@@ -1006,7 +1017,7 @@ where
     /// stays clear, so low-latency interrupts from filters with
     /// [`FilterAction::low_latency`] are not held back by the interval.
     fn set_moderation(&mut self, vector: u16, interval_us: u32) -> Result<(), ErrorKind> {
-        if vector >= VECTORS {
+        if vector >= MSIX_VECTORS {
             return Err(ErrorKind::InvalidArgument);
         }
         use regs::eitr_field as e;

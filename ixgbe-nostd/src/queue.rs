@@ -832,12 +832,16 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             return Err(ErrorKind::InvalidState);
         }
         let vector = ivar & regs::ivar_field::VECTOR_MASK;
-        if vector >= 16 {
-            return Err(ErrorKind::Unsupported);
-        }
-        // EIMS/EIMC are write-1-to-set/clear: no read-modify-write, no lock.
-        let reg = if enabled { regs::EIMS } else { regs::EIMC };
-        self.regs.write32(reg, 1 << vector);
+        // EIMS/EIMC and EIMS_EX/EIMC_EX are write-1-to-set/clear: no
+        // read-modify-write, no lock. Vectors 0..16 through EIMS/EIMC
+        // (§8.2.3.5.5, §8.2.3.5.6), the others through the extended pair.
+        let reg = match (vector, enabled) {
+            (0..16, true) => regs::EIMS,
+            (0..16, false) => regs::EIMC,
+            (_, true) => regs::eims_ex(vector as usize / 32),
+            (_, false) => regs::eimc_ex(vector as usize / 32),
+        };
+        self.regs.write32(reg, 1 << (vector % 32));
         Ok(())
     }
 

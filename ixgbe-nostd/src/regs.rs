@@ -35,6 +35,20 @@ pub const GPIE: usize = 0x0_0898;
 /// Miscellaneous-cause interrupt vector allocation (§8.2.3.5.17).
 pub const IVAR_MISC: usize = 0x0_0A00;
 
+// Extended interrupt registers of the 64 MSI-X vectors: register `n` (0..2)
+// holds vectors `32n..32n+32`, one bit each. Offsets as in the public
+// `ixgbe_type.h` (IXGBE_EIMS_EX, IXGBE_EIMC_EX).
+
+/// Extended Interrupt Mask Set/Read, vectors `32n..32n+32`: write 1 to enable.
+pub const fn eims_ex(n: usize) -> usize {
+    0x0_0AA0 + 4 * n
+}
+
+/// Extended Interrupt Mask Clear, vectors `32n..32n+32`: write 1 to mask.
+pub const fn eimc_ex(n: usize) -> usize {
+    0x0_0AB0 + 4 * n
+}
+
 /// Interrupt Vector Allocation register `n` (0..64): queues `2n` and `2n+1` (§8.2.3.5.16).
 pub const fn ivar(n: usize) -> usize {
     0x0_0900 + 4 * n
@@ -282,6 +296,7 @@ const _: () = assert!(rxdctl(127) == 0xDFE8 && srrctl(0) == 0x1014);
 const _: () = assert!(tdbal(127) == 0x7FC0 && tdwbah(127) == 0x7FFC);
 const _: () = assert!(eitr(23) == 0x87C && eitr(24) == 0x12300);
 const _: () = assert!(ivar(63) == 0x9FC);
+const _: () = assert!(eims_ex(1) == 0xAA4 && eimc_ex(1) == 0xAB4);
 const _: () = assert!(reta(31) == 0xEB7C && rssrk(9) == 0xEBA4 && MRQC == 0xEC80);
 const _: () = assert!(ftqf(127) == 0xE7FC && l34t_imir(127) == 0xE9FC);
 

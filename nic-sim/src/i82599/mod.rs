@@ -48,6 +48,13 @@ pub mod reg {
     pub const EICS: usize = 0x0_0808;
     pub const EIMS: usize = 0x0_0880;
     pub const EIMC: usize = 0x0_0888;
+    /// EIMS_EX(0), EIMS_EX(1): masks of vectors 0..32 and 32..64 (offsets
+    /// as in the public `ixgbe_type.h`).
+    pub const EIMS_EX0: usize = 0x0_0AA0;
+    pub const EIMS_EX1: usize = 0x0_0AA4;
+    /// EIMC_EX(0), EIMC_EX(1): write 1 to mask.
+    pub const EIMC_EX0: usize = 0x0_0AB0;
+    pub const EIMC_EX1: usize = 0x0_0AB4;
     pub const GPIE: usize = 0x0_0898;
     pub const RXCTRL: usize = 0x0_3000;
     pub const RDRXCTL: usize = 0x0_2F00;
@@ -257,12 +264,12 @@ pub struct Model {
     fdir: HashMap<u32, Vec<FdirFilter>>,
     /// Virtual time in nanoseconds (advanced by [`Model::advance`]).
     now_ns: u64,
-    /// Per vector 0..16: when it last interrupted.
-    last_irq_ns: [Option<u64>; 16],
+    /// Per MSI-X vector 0..64: when it last interrupted.
+    last_irq_ns: [Option<u64>; 64],
     /// Vectors with a cause held back by moderation.
-    irq_pending: u16,
-    /// Interrupts raised per vector 0..16.
-    pub vector_interrupts: [u64; 16],
+    irq_pending: u64,
+    /// Interrupts raised per MSI-X vector 0..64.
+    pub vector_interrupts: [u64; 64],
     /// Frames delivered per receive queue.
     pub delivered: Vec<u64>,
     /// What the model did.
@@ -295,9 +302,9 @@ impl Model {
             tx_partial: std::array::from_fn(|_| Vec::new()),
             fdir: HashMap::new(),
             now_ns: 0,
-            last_irq_ns: [None; 16],
+            last_irq_ns: [None; 64],
             irq_pending: 0,
-            vector_interrupts: [0; 16],
+            vector_interrupts: [0; 64],
             delivered: vec![0; 128],
             counters: ModelCounters::default(),
             eeprom_autoc: 0b011 << 13,
@@ -335,7 +342,7 @@ impl Model {
         self.tx_ctx = [TxContext::default(); 128];
         self.tx_partial.iter_mut().for_each(Vec::clear);
         self.fdir.clear();
-        self.last_irq_ns = [None; 16];
+        self.last_irq_ns = [None; 64];
         self.irq_pending = 0;
         self.w(reg::CTRL, RST);
     }
@@ -392,6 +399,25 @@ impl Model {
         u64::from((self.r(off) >> 3) & 0x1FF) * 2_000
     }
 
+    /// Whether vector `v` (0..64) is enabled: EIMS_EX(v / 32) bit v % 32.
+    /// EIMS bits 15:0 and EIMS_EX(0) bits 15:0 are the same mask bits.
+    fn vector_enabled(&self, v: usize) -> bool {
+        let ex = if v < 32 { reg::EIMS_EX0 } else { reg::EIMS_EX1 };
+        self.r(ex) & (1 << (v % 32)) != 0
+    }
+
+    /// Sets (`set`) or clears the mask bits `bits` of extended mask `ex`,
+    /// keeping EIMS bits 15:0 equal to EIMS_EX(0) bits 15:0.
+    fn write_vector_mask(&mut self, ex: usize, bits: u32, set: bool) {
+        let apply = |old: u32, b: u32| if set { old | b } else { old & !b };
+        let old = self.r(ex);
+        self.w(ex, apply(old, bits));
+        if ex == reg::EIMS_EX0 {
+            let old = self.r(reg::EIMS);
+            self.w(reg::EIMS, apply(old, bits & 0xFFFF));
+        }
+    }
+
     fn fire(&mut self, v: usize) {
         self.counters.interrupts += 1;
         self.vector_interrupts[v] += 1;
@@ -407,13 +433,17 @@ impl Model {
     fn queue_cause(&mut self, q: usize, tx: bool, lli: bool) {
         let shift = 16 * (q % 2) + if tx { 8 } else { 0 };
         let e = (self.r(reg::ivar(q / 2)) >> shift) & 0xFF;
-        if e & 0x80 == 0 || (e & 0x3F) >= 16 {
+        if e & 0x80 == 0 {
             return;
         }
         let v = (e & 0x3F) as usize;
-        let old = self.r(reg::EICR);
-        self.w(reg::EICR, old | 1 << v);
-        if self.r(reg::EIMS) & (1 << v) == 0 {
+        // EICR has cause bits for vectors 0..16 only (§8.2.3.5.1); the
+        // others are signalled by their MSI-X message alone.
+        if v < 16 {
+            let old = self.r(reg::EICR);
+            self.w(reg::EICR, old | 1 << v);
+        }
+        if !self.vector_enabled(v) {
             return;
         }
         let eitr_off = if v < 24 {
@@ -435,8 +465,8 @@ impl Model {
     /// whose interval has run out are raised.
     pub fn advance(&mut self, ns: u64) {
         self.now_ns += ns;
-        for v in 0..16 {
-            if self.irq_pending & (1 << v) == 0 || self.r(reg::EIMS) & (1 << v) == 0 {
+        for v in 0..64 {
+            if self.irq_pending & (1 << v) == 0 || !self.vector_enabled(v) {
                 continue;
             }
             let interval = self.eitr_interval_ns(v);
@@ -573,11 +603,16 @@ impl Model {
             reg::EIMS => {
                 let old = self.r(reg::EIMS);
                 self.w(reg::EIMS, old | v);
+                self.write_vector_mask(reg::EIMS_EX0, v & 0xFFFF, true);
             }
             reg::EIMC => {
                 let old = self.r(reg::EIMS);
                 self.w(reg::EIMS, old & !v);
+                self.write_vector_mask(reg::EIMS_EX0, v & 0xFFFF, false);
             }
+            reg::EIMS_EX0 | reg::EIMS_EX1 => self.write_vector_mask(off, v, true),
+            reg::EIMC_EX0 => self.write_vector_mask(reg::EIMS_EX0, v, false),
+            reg::EIMC_EX1 => self.write_vector_mask(reg::EIMS_EX1, v, false),
             reg::LINKS => {}
             reg::FDIRCTRL => {
                 // Table initialised at once: INIT_DONE (bit 3) reads set.
