@@ -28,7 +28,7 @@ const MAX_CTL: usize = 4;
 /// Largest ICMP echo payload answered; larger requests are dropped.
 pub const ECHO_MAX: usize = 64;
 /// ARP requests per unresolved address before giving up (RFC 1122 §2.3.2.1 flood limit: 1/s).
-const ARP_TRIES: u8 = 3;
+const ARP_TRIES: u32 = 3;
 /// Longest timer setting in ms (see [`Interface::new`]).
 const TIMER_MAX: u32 = 1 << 30;
 
@@ -122,17 +122,21 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone, Copy, Default)]
+// `tries` is a full word so that an entry has no padding byte: a fresh queue is then
+// cleared in place as one block (smaller flash, size/measure.sh).
 struct Pending {
     ip: [u8; 4],
     next_ms: u32,
-    tries: u8,
+    tries: u32,
 }
 
 /// A queued control frame: an ARP reply to `mac`/`ip`, or a RST with `kind` as its TCP
-/// flags. `kind` 0 marks a free entry, so that a fresh queue is all zeros.
+/// flags. `kind` 0 marks a free entry, so that a fresh queue is all zeros. `kind` is 16 bits
+/// wide so that an entry has no padding byte: a fresh queue is then cleared in place as one
+/// block instead of built entry by entry and copied (smaller flash, size/measure.sh).
 #[derive(Debug, Clone, Copy, Default)]
 struct Ctl {
-    kind: u8,
+    kind: u16,
     mac: [u8; 6],
     ip: [u8; 4],
     sport: u16,
@@ -142,7 +146,7 @@ struct Ctl {
 }
 
 /// `Ctl::kind` of an ARP reply (no TCP flag combination the queue holds).
-const CTL_ARP_REPLY: u8 = 0xff;
+const CTL_ARP_REPLY: u16 = 0xff;
 
 /// The echo request waiting for its reply; `len` 0 when none.
 #[derive(Debug)]
@@ -210,8 +214,8 @@ impl<'a> Interface<'a> {
             arp,
             #[cfg(feature = "udp")]
             udp: &mut [],
-            pending: [Pending::default(); MAX_PENDING],
-            ctl: [Ctl::default(); MAX_CTL],
+            pending: Default::default(),
+            ctl: Default::default(),
             echo: Echo {
                 mac: [0; 6],
                 ip: [0; 4],
@@ -484,7 +488,7 @@ impl<'a> Interface<'a> {
         if let Some((seq, ack)) = sock.abort() {
             if let Some(mac) = self.lookup_mac(ip) {
                 self.push_ctl(Ctl {
-                    kind: F::RST | F::ACK,
+                    kind: (F::RST | F::ACK) as u16,
                     mac,
                     ip,
                     sport: lport,
@@ -776,7 +780,7 @@ impl<'a> Interface<'a> {
         ack: Option<u32>,
     ) {
         self.push_ctl(Ctl {
-            kind: F::RST | if ack.is_some() { F::ACK } else { 0 },
+            kind: u16::from(F::RST | if ack.is_some() { F::ACK } else { 0 }),
             mac,
             ip,
             sport: seg.dst_port,
@@ -842,7 +846,7 @@ impl<'a> Interface<'a> {
             r.dst_port = c.dport;
             r.seq = c.seq;
             r.ack = c.ack;
-            r.flags = c.kind;
+            r.flags = c.kind as u8;
             let none = Plan {
                 data_off: 0,
                 data_len: 0,
