@@ -702,36 +702,33 @@ impl<'a> Interface<'a> {
         p: &[u8],
     ) -> Result<(), Error> {
         let verify = (!self.cfg.offload.rx).then_some((src, self.cfg.ip));
-        let seg = TcpRepr::parse(p, verify).ok_or(Error::Malformed)?;
+        let mut seg = TcpRepr::default();
+        seg.parse_into(p, verify).ok_or(Error::Malformed)?;
         let now_ms = ms(now);
         if let Some(s) = self.find(src, seg.src_port, seg.dst_port) {
             let reply = self.sockets[s].process(now_ms, &self.cfg.tcp, &mut self.limiter, &seg);
             self.sync(s);
-            if let Reply::Rst(seq, ack) = reply {
-                self.send_rst(mac, src, &seg, seq, ack);
-            }
-            return Ok(());
-        }
-        if seg.has(F::RST) {
-            return Ok(());
-        }
-        if let Some(l) = self.listener(seg.dst_port) {
-            // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
-            // connection, and anything else is dropped.
-            if !seg.has(F::ACK) {
-                if seg.has(F::SYN) {
-                    return self.spawn_child(now, l, src, &seg);
-                }
+            if reply == Reply::None {
                 return Ok(());
             }
-        }
-        // RFC 9293 §3.10.7.1: a segment for no connection draws a RST.
-        let (seq, ack) = if seg.has(F::ACK) {
-            (seg.ack, None)
         } else {
-            (0, Some(seg.seq.wrapping_add(seg.seg_len())))
-        };
-        self.send_rst(mac, src, &seg, seq, ack);
+            if seg.has(F::RST) {
+                return Ok(());
+            }
+            if let Some(l) = self.listener(seg.dst_port) {
+                // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
+                // connection, and anything else is dropped.
+                if !seg.has(F::ACK) {
+                    if seg.has(F::SYN) {
+                        return self.spawn_child(now, l, src, &seg);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // RFC 9293 §3.10.7.1: a segment for no connection draws a RST; a connection's RST
+        // (which always answers an ACK) takes the same form.
+        self.send_rst(mac, src, &seg);
         Ok(())
     }
 
@@ -771,22 +768,22 @@ impl<'a> Interface<'a> {
         Ok(())
     }
 
-    fn send_rst(
-        &mut self,
-        mac: [u8; 6],
-        ip: [u8; 4],
-        seg: &TcpRepr<'_>,
-        seq: u32,
-        ack: Option<u32>,
-    ) {
+    /// Queues the RST that answers `seg` (RFC 9293 §3.10.7.1): SEQ = SEG.ACK if it carries an
+    /// ACK, else SEQ = 0 with ACK = SEG.SEQ + SEG.LEN.
+    fn send_rst(&mut self, mac: [u8; 6], ip: [u8; 4], seg: &TcpRepr<'_>) {
+        let ackf = seg.has(F::ACK);
         self.push_ctl(Ctl {
-            kind: u16::from(F::RST | if ack.is_some() { F::ACK } else { 0 }),
+            kind: u16::from(if ackf { F::RST } else { F::RST | F::ACK }),
             mac,
             ip,
             sport: seg.dst_port,
             dport: seg.src_port,
-            seq,
-            ack: ack.unwrap_or(0),
+            seq: if ackf { seg.ack } else { 0 },
+            ack: if ackf {
+                0
+            } else {
+                seg.seq.wrapping_add(seg.seg_len())
+            },
         });
     }
 

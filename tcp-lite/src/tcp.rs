@@ -202,8 +202,9 @@ pub struct TcpSocket<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reply {
     None,
-    /// RST with this SEQ, and ACK with this value if `Some` (RFC 9293 §3.10.7).
-    Rst(u32, Option<u32>),
+    /// A RST with SEQ = SEG.ACK (RFC 9293 §3.10.7.3, §3.10.7.4: the answer to an
+    /// unacceptable ACK before the connection is synchronised).
+    Rst,
 }
 
 /// A segment the socket wants sent, beside the header fields it wrote: the payload's place
@@ -677,7 +678,7 @@ impl<'a> TcpSocket<'a> {
         }
         if t.state == State::SynReceived {
             if !(gt(seg.ack, t.snd_una) && le(seg.ack, t.snd_max)) {
-                return Reply::Rst(seg.ack, None);
+                return Reply::Rst;
             }
             // Our SYN is acknowledged: it took a sequence number but no send-buffer byte.
             // A close() that came during the handshake takes effect now (RFC 9293 §3.10.4).
@@ -736,7 +737,7 @@ impl<'a> TcpSocket<'a> {
             return if seg.has(F::RST) {
                 Reply::None
             } else {
-                Reply::Rst(seg.ack, None)
+                Reply::Rst
             };
         }
         if seg.has(F::RST) {
