@@ -265,20 +265,22 @@ impl<'a> Interface<'a> {
     }
 
     fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> usize {
-        let mut m = [0u8; 9];
-        m[..4].copy_from_slice(&ip);
-        m[4..6].copy_from_slice(&rport.to_be_bytes());
-        m[6..8].copy_from_slice(&lport.to_be_bytes());
-        m[8] = 0x7c; // a fixed tag byte; the ISN function is keyed with the other half
-        halfsiphash24(&self.key(1), &m) as usize
+        self.tuple_hash(1, ip, rport, lport) as usize
     }
 
-    /// Half `i` of the host secret: the connection table and the ISN function are keyed
-    /// with different halves.
-    fn key(&self, i: usize) -> [u8; 8] {
+    /// HalfSipHash-2-4 of the 4-tuple (local address, local port, remote address, remote
+    /// port) keyed with half `i` of the host secret: the ISN function uses the first half,
+    /// the connection table the second. One function for both (smaller flash).
+    #[inline(never)]
+    fn tuple_hash(&self, i: usize, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
         let mut k = [0u8; 8];
         k.copy_from_slice(&self.cfg.secret[8 * i..8 * i + 8]);
-        k
+        let mut m = [0u8; 12];
+        m[..4].copy_from_slice(&self.cfg.ip);
+        m[4..6].copy_from_slice(&lport.to_be_bytes());
+        m[6..10].copy_from_slice(&rip);
+        m[10..12].copy_from_slice(&rport.to_be_bytes());
+        halfsiphash24(&k, &m)
     }
 
     fn find(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
@@ -382,14 +384,9 @@ impl<'a> Interface<'a> {
     /// clock: the RFC's rate at millisecond granularity) and F HalfSipHash-2-4 keyed with the
     /// first half of the host secret (a keyed PRF, as §3 asks).
     fn isn(&self, now: Instant, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
-        let mut m = [0u8; 12];
-        m[..4].copy_from_slice(&self.cfg.ip);
-        m[4..6].copy_from_slice(&lport.to_be_bytes());
-        m[6..10].copy_from_slice(&rip);
-        m[10..12].copy_from_slice(&rport.to_be_bytes());
         (now.millis() as u32)
             .wrapping_mul(250)
-            .wrapping_add(halfsiphash24(&self.key(0), &m))
+            .wrapping_add(self.tuple_hash(0, rip, rport, lport))
     }
 
     /// Opens a connection to `remote` from `local_port` (RFC 9293 §3.10.1).

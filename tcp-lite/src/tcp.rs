@@ -978,11 +978,12 @@ impl<'a> TcpSocket<'a> {
             t.dupacks = t.dupacks.saturating_add(1);
             // RFC 5827 early retransmit: with fewer than four segments outstanding and
             // nothing new to send, the threshold is one less than the segments outstanding.
+            // With oseg = ceil(FlightSize / SMSS) segments outstanding: oseg < 4 and
+            // DupAcks ≥ max(oseg − 1, 1); DupAcks ≥ 1 here, so that is FlightSize ≤
+            // (min(DupAcks, 2) + 1) · SMSS (no division).
             let flight = t.snd_max.wrapping_sub(t.snd_una);
-            let oseg = flight.div_ceil(mss.max(1));
-            let early = oseg < 4
-                && self.tx.len() as u32 <= flight
-                && u32::from(t.dupacks) + 1 >= oseg.max(2);
+            let early =
+                self.tx.len() as u32 <= flight && flight <= u32::from(t.dupacks.min(2) + 1) * mss;
             if t.flags & RECOVERY != 0 {
                 t.cwnd = t.cwnd.saturating_add(mss); // RFC 6582 step 3 inflation
                 if sack_news && lt(t.rtx_next, self.highest_sacked()) {
@@ -1092,19 +1093,17 @@ impl<'a> TcpSocket<'a> {
                     }
                 }
             }
-            all[0] = (l, r);
-            // Pull in what is now contiguous with RCV.NXT.
-            for _ in 0..all.len() {
-                for b in all.iter_mut() {
-                    if b.0 != b.1 && le(b.0, t.rcv_nxt) {
-                        if gt(b.1, t.rcv_nxt) {
-                            self.rx.commit(b.1.wrapping_sub(t.rcv_nxt) as usize);
-                            t.rcv_nxt = b.1;
-                        }
-                        *b = (0, 0);
-                    }
+            // Pull the new range in if it now starts at RCV.NXT. Held ranges always lie above
+            // RCV.NXT with a gap, and those touching the new range were merged into it, so no
+            // other range can follow it in.
+            if le(l, t.rcv_nxt) {
+                if gt(r, t.rcv_nxt) {
+                    self.rx.commit(r.wrapping_sub(t.rcv_nxt) as usize);
+                    t.rcv_nxt = r;
                 }
+                l = r;
             }
+            all[0] = (l, r);
             // Keep the newest ranges; a forgotten one is simply received again.
             let mut k = 0;
             t.ooo = [(0, 0); RCV_RANGES];
