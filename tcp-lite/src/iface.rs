@@ -264,8 +264,9 @@ impl<'a> Interface<'a> {
         (self.sockets.get(s)?.tcb.flags >> 24 == u32::from(h.0 >> 8)).then_some(s)
     }
 
-    fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> usize {
-        self.tuple_hash(1, ip, rport, lport) as usize
+    /// Home entry of a 4-tuple in the connection table; `None` for an empty table.
+    fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
+        (self.tuple_hash(1, ip, rport, lport) as usize).checked_rem(self.table.len())
     }
 
     /// HalfSipHash-2-4 of the 4-tuple (local address, local port, remote address, remote
@@ -285,12 +286,11 @@ impl<'a> Interface<'a> {
 
     fn find(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
         let n = self.table.len();
-        if n == 0 {
-            return None;
-        }
-        let h = self.key_hash(ip, rport, lport) % n;
-        for i in 0..n {
-            let e = self.table[(h + i) % n];
+        let mut p = self.key_hash(ip, rport, lport)?;
+        // Linear probing from the home entry, once round the table.
+        for _ in 0..n {
+            let e = *self.table.get(p)?;
+            p = if p + 1 == n { 0 } else { p + 1 };
             if e == 0 {
                 return None;
             }
@@ -312,14 +312,14 @@ impl<'a> Interface<'a> {
     fn insert(&mut self, s: usize) -> Result<(), Error> {
         let t = &self.sockets.get(s).ok_or(Error::Exhausted)?.tcb;
         let n = self.table.len();
-        if n == 0 {
-            return Err(Error::Exhausted);
-        }
-        let h = self.key_hash(t.remote_ip, t.remote_port, t.local_port) % n;
-        for i in 0..n {
-            let p = (h + i) % n;
-            if self.table[p] == 0 || self.table[p] == TOMB {
-                self.table[p] = s as u16 + 1;
+        let mut p = self
+            .key_hash(t.remote_ip, t.remote_port, t.local_port)
+            .ok_or(Error::Exhausted)?;
+        for _ in 0..n {
+            let e = self.table.get_mut(p).ok_or(Error::Exhausted)?;
+            p = if p + 1 == n { 0 } else { p + 1 };
+            if *e == 0 || *e == TOMB {
+                *e = s as u16 + 1;
                 if let Some(sock) = self.sockets.get_mut(s) {
                     sock.tcb.flags |= HASHED;
                 }
@@ -484,15 +484,9 @@ impl<'a> Interface<'a> {
         );
         if let Some((seq, ack)) = sock.abort() {
             if let Some(mac) = self.lookup_mac(ip) {
-                self.push_ctl(Ctl {
-                    kind: (F::RST | F::ACK) as u16,
-                    mac,
-                    ip,
-                    sport: lport,
-                    dport: rport,
-                    seq,
-                    ack,
-                });
+                if let Some(c) = self.push_ctl(u16::from(F::RST | F::ACK), mac, ip) {
+                    (c.sport, c.dport, c.seq, c.ack) = (lport, rport, seq, ack);
+                }
             }
         }
         self.sync(s);
@@ -517,11 +511,14 @@ impl<'a> Interface<'a> {
         t.flags = (t.flags & GEN).wrapping_add(1 << 24);
     }
 
+    /// Takes a free control-queue entry for a frame of `kind` to `mac`/`ip` and returns it
+    /// for the caller to fill in the rest (in place: no entry is built and copied), or
+    /// `None` when the queue is full and the frame is dropped.
     #[inline(never)] // smaller flash (size/measure.sh)
-    fn push_ctl(&mut self, c: Ctl) {
-        if let Some(slot) = self.ctl.iter_mut().find(|c| c.kind == 0) {
-            *slot = c;
-        }
+    fn push_ctl(&mut self, kind: u16, mac: [u8; 6], ip: [u8; 4]) -> Option<&mut Ctl> {
+        let slot = self.ctl.iter_mut().find(|c| c.kind == 0)?;
+        (slot.kind, slot.mac, slot.ip) = (kind, mac, ip);
+        Some(slot)
     }
 
     fn lookup_mac(&self, ip: [u8; 4]) -> Option<[u8; 6]> {
@@ -628,12 +625,7 @@ impl<'a> Interface<'a> {
                 }
                 self.learn(now_ms, a.spa, a.sha);
                 if a.op == 1 {
-                    self.push_ctl(Ctl {
-                        kind: CTL_ARP_REPLY,
-                        mac: a.sha,
-                        ip: a.spa,
-                        ..Ctl::default()
-                    });
+                    self.push_ctl(CTL_ARP_REPLY, a.sha, a.spa);
                 }
                 Ok(())
             }
@@ -769,19 +761,15 @@ impl<'a> Interface<'a> {
     /// ACK, else SEQ = 0 with ACK = SEG.SEQ + SEG.LEN.
     fn send_rst(&mut self, mac: [u8; 6], ip: [u8; 4], seg: &TcpRepr<'_>) {
         let ackf = seg.has(F::ACK);
-        self.push_ctl(Ctl {
-            kind: u16::from(if ackf { F::RST } else { F::RST | F::ACK }),
-            mac,
-            ip,
-            sport: seg.dst_port,
-            dport: seg.src_port,
-            seq: if ackf { seg.ack } else { 0 },
-            ack: if ackf {
-                0
+        let kind = u16::from(if ackf { F::RST } else { F::RST | F::ACK });
+        if let Some(c) = self.push_ctl(kind, mac, ip) {
+            (c.sport, c.dport) = (seg.dst_port, seg.src_port);
+            (c.seq, c.ack) = if ackf {
+                (seg.ack, 0)
             } else {
-                seg.seq.wrapping_add(seg.seg_len())
-            },
-        });
+                (0, seg.seq.wrapping_add(seg.seg_len()))
+            };
+        }
     }
 
     /// Writes the next frame to send into `buf` and returns its length, or `None` if
