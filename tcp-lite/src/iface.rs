@@ -441,6 +441,8 @@ impl<'a> Interface<'a> {
         Ok(handle(self.sockets[s].tcb.flags, s))
     }
 
+    /// The listener slot for `port`, if any.
+    #[inline(never)] // smaller flash (size/measure.sh)
     fn listener(&self, port: u16) -> Option<usize> {
         self.listeners.iter().map(|&l| usize::from(l)).find(|&l| {
             self.sockets
@@ -528,8 +530,6 @@ impl<'a> Interface<'a> {
             .map(|e| e.mac)
     }
 
-    // Out of line: smaller flash on Cortex-M (size/measure.sh).
-    #[inline(never)]
     fn learn(&mut self, now_ms: u32, ip: [u8; 4], mac: [u8; 6]) {
         if ip == [0; 4] || mac[0] & 1 != 0 {
             return;
@@ -916,8 +916,6 @@ impl<'a> Interface<'a> {
     }
 
     /// Writes an ARP packet from this interface (RFC 826) with operation `op` to `dst`.
-    // Out of line: shared by replies and requests (smaller flash).
-    #[inline(never)]
     fn arp_frame(
         &self,
         buf: &mut [u8],
