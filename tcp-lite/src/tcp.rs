@@ -266,6 +266,7 @@ impl<'a> TcpSocket<'a> {
         self.tcb.local_port
     }
     /// True once the connection can carry data (ESTABLISHED or later, not closed).
+    #[inline(never)] // smaller flash (size/measure.sh)
     pub fn is_established(&self) -> bool {
         matches!(
             self.tcb.state,
@@ -560,7 +561,6 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Doubles the RTO up to its bound (RFC 6298 §5.5).
-    #[inline(never)] // smaller flash (size/measure.sh)
     fn back_off(&mut self, cfg: &TcpConfig) {
         let t = &mut self.tcb;
         t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
@@ -1019,7 +1019,9 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    fn enter_recovery(&mut self) {
+    /// ssthresh after a loss: max(FlightSize / 2, 2·SMSS) (RFC 5681 §3.1 equation 4), or
+    /// CUBIC's multiplicative decrease (RFC 9438 §4.6).
+    fn reduce_ssthresh(&mut self) {
         let flight = self.flight();
         let t = &mut self.tcb;
         let mss = u32::from(t.mss);
@@ -1028,6 +1030,12 @@ impl<'a> TcpSocket<'a> {
         if t.cubic.enabled {
             t.ssthresh = t.cubic.on_loss(t.cwnd, mss);
         }
+    }
+
+    fn enter_recovery(&mut self) {
+        self.reduce_ssthresh();
+        let t = &mut self.tcb;
+        let mss = u32::from(t.mss);
         t.cwnd = t.ssthresh.saturating_add(3 * mss);
         t.recover = t.snd_max;
         t.rtx_next = t.snd_una;
@@ -1188,15 +1196,10 @@ impl<'a> TcpSocket<'a> {
         let mss = u32::from(t.mss);
         if t.snd_max != t.snd_una {
             // Retransmission timeout: back off, collapse the window, go back to SND.UNA.
-            let flight = self.flight();
-            let t = &mut self.tcb;
             if t.retries == 1 {
-                t.ssthresh = (flight / 2).max(2 * mss);
-                #[cfg(feature = "cubic")]
-                if t.cubic.enabled {
-                    t.ssthresh = t.cubic.on_loss(t.cwnd, mss);
-                }
+                self.reduce_ssthresh();
             }
+            let t = &mut self.tcb;
             t.cwnd = mss;
             t.snd_nxt = t.snd_una;
             t.rtx_next = t.snd_una;
