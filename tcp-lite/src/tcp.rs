@@ -494,21 +494,14 @@ impl<'a> TcpSocket<'a> {
             }
             None => t.rcv_shift = 0,
         }
-        if t.state == State::SynSent {
-            // We offered TS and SACK; keep what the peer echoed.
-            if seg.timestamp.is_none() {
-                t.flags &= !TS;
-            }
-            if !seg.sack_permitted {
-                t.flags &= !SACK;
-            }
-        } else {
-            if seg.timestamp.is_some() {
-                t.flags |= TS;
-            }
-            if seg.sack_permitted {
-                t.flags |= SACK;
-            }
+        // An active open offered TS and SACK, a passive one answers what the SYN offers: in
+        // both cases an option is on exactly when the peer's SYN carries it.
+        t.flags &= !(TS | SACK);
+        if seg.timestamp.is_some() {
+            t.flags |= TS;
+        }
+        if seg.sack_permitted {
+            t.flags |= SACK;
         }
         if let Some((v, _)) = seg.timestamp {
             t.ts_recent = v;
@@ -522,16 +515,11 @@ impl<'a> TcpSocket<'a> {
         let _ = now;
     }
 
+    /// Closes the connection; `reason` is `RESET`, `TIMED_OUT` or 0 for a normal close.
     #[inline(never)] // smaller flash (size/measure.sh)
-    fn set_closed(&mut self, reason: Option<CloseReason>) {
+    fn set_closed(&mut self, reason: u32) {
         self.tcb.state = State::Closed;
-        self.tcb.flags &= !(RESET | TIMED_OUT);
-        self.tcb.flags |= match reason {
-            Some(CloseReason::Reset) => RESET,
-            Some(CloseReason::TimedOut) => TIMED_OUT,
-            None => 0,
-        };
-        self.tcb.flags &= !(T_RTX | T_ACK | ACK_NOW);
+        self.tcb.flags = (self.tcb.flags & !(RESET | TIMED_OUT | T_RTX | T_ACK | ACK_NOW)) | reason;
     }
 
     #[inline(never)] // smaller flash (size/measure.sh)
@@ -642,7 +630,7 @@ impl<'a> TcpSocket<'a> {
         if rst {
             // RFC 5961 §3.2: reset only at exactly RCV.NXT; in window → challenge ACK.
             if seg.seq == t.rcv_nxt {
-                self.set_closed(Some(CloseReason::Reset));
+                self.set_closed(RESET);
             } else if acceptable || in_wnd(seg.seq) {
                 self.challenge(now, cfg, lim);
             }
@@ -743,7 +731,7 @@ impl<'a> TcpSocket<'a> {
         }
         if seg.has(F::RST) {
             if ackf {
-                self.set_closed(Some(CloseReason::Reset));
+                self.set_closed(RESET);
             }
             return Reply::None;
         }
@@ -966,7 +954,7 @@ impl<'a> TcpSocket<'a> {
                         t.state = State::TimeWait;
                         self.arm_time_wait(now, cfg);
                     }
-                    State::LastAck => self.set_closed(None),
+                    State::LastAck => self.set_closed(0),
                     _ => {}
                 }
             }
@@ -1173,7 +1161,7 @@ impl<'a> TcpSocket<'a> {
         }
         t.flags &= !T_RTX;
         if t.state == State::TimeWait {
-            self.set_closed(None);
+            self.set_closed(0);
             return;
         }
         if t.flags & TLP_ARMED != 0 && t.snd_max != t.snd_una {
@@ -1189,7 +1177,7 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         if t.retries >= cfg.max_retries {
-            self.set_closed(Some(CloseReason::TimedOut));
+            self.set_closed(TIMED_OUT);
             return;
         }
         t.retries += 1;
@@ -1248,6 +1236,10 @@ impl<'a> TcpSocket<'a> {
         r.ack = t.rcv_nxt;
         r.flags = F::ACK;
         let ts = t.flags & TS != 0;
+        let mut plan = Plan {
+            data_off: 0,
+            data_len: 0,
+        };
         match t.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived => {
@@ -1292,37 +1284,29 @@ impl<'a> TcpSocket<'a> {
                 let probe = t.flags & PROBE != 0;
                 t.flags &= !PROBE;
                 if let Some((seq, len, fin)) = self.next_segment(now, txlen, probe) {
-                    return Some(self.finish(now, cfg, r, seq, len, fin, ts, rcv_wnd));
-                }
-                let t = &mut self.tcb;
-                if probe && t.flags & KEEPALIVE != 0 && txlen == 0 {
+                    plan = self.finish(now, cfg, r, seq, len, fin, ts);
+                } else if probe && self.tcb.flags & KEEPALIVE != 0 && txlen == 0 {
                     // Keepalive: SEG.SEQ = SND.NXT − 1 (RFC 9293 §3.8.4).
                     r.seq = una.wrapping_sub(1);
-                    self.finish_ctl(r, ts, now, rcv_wnd);
-                    return Some(Plan {
-                        data_off: 0,
-                        data_len: 0,
-                    });
+                } else {
+                    // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
+                    let t = &mut self.tcb;
+                    let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
+                    if gt(new_edge, t.rcv_adv)
+                        && new_edge.wrapping_sub(t.rcv_adv)
+                            >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
+                    {
+                        t.flags |= ACK_NOW;
+                    }
+                    if t.flags & ACK_NOW == 0 {
+                        return None;
+                    }
+                    r.seq = t.snd_nxt;
                 }
-                // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
-                let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
-                if gt(new_edge, t.rcv_adv)
-                    && new_edge.wrapping_sub(t.rcv_adv)
-                        >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
-                {
-                    t.flags |= ACK_NOW;
-                }
-                if t.flags & ACK_NOW == 0 {
-                    return None;
-                }
-                r.seq = t.snd_nxt;
             }
         }
         self.finish_ctl(r, ts, now, rcv_wnd);
-        Some(Plan {
-            data_off: 0,
-            data_len: 0,
-        })
+        Some(plan)
     }
 
     /// The next segment occupying sequence space in a synchronised state, as (SEQ, data
@@ -1436,7 +1420,6 @@ impl<'a> TcpSocket<'a> {
         len: u32,
         fin: bool,
         ts: bool,
-        rcv_wnd: u32,
     ) -> Plan {
         let t = &mut self.tcb;
         r.seq = seq;
@@ -1474,7 +1457,6 @@ impl<'a> TcpSocket<'a> {
             self.arm_data_timer(now, cfg);
         }
         let data_off = seq.wrapping_sub(self.tcb.snd_una) as usize;
-        self.finish_ctl(r, ts, now, rcv_wnd);
         Plan {
             data_off,
             data_len: len as usize,
