@@ -1463,15 +1463,12 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    /// Fills ACK, window, timestamp and SACK fields; the segment acknowledges RCV.NXT.
+    /// Fills the window, timestamp and SACK fields. `r` holds the flags and the ACK number
+    /// (RCV.NXT) already; a SYN-SENT segment is a SYN without ACK, its ACK field zero.
     fn finish_ctl(&mut self, r: &mut TcpRepr<'static>, ts: bool, now: u32, rcv_wnd: u32) {
         let t = &mut self.tcb;
         let is_syn = r.has(F::SYN);
-        if !is_syn || t.state == State::SynReceived {
-            r.ack = t.rcv_nxt;
-        }
         if t.state == State::SynSent {
-            r.flags &= !F::ACK;
             r.ack = 0;
             r.timestamp = Some((now, 0));
         } else if ts {
