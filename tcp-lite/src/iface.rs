@@ -121,9 +121,10 @@ pub struct Stats {
     pub rst_sent: u32,
 }
 
+/// An address awaiting ARP resolution. `tries` is a full word so that an entry has no
+/// padding byte: a fresh queue is then cleared in place as one block (smaller flash,
+/// size/measure.sh).
 #[derive(Debug, Clone, Copy, Default)]
-// `tries` is a full word so that an entry has no padding byte: a fresh queue is then
-// cleared in place as one block (smaller flash, size/measure.sh).
 struct Pending {
     ip: [u8; 4],
     next_ms: u32,
