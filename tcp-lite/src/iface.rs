@@ -28,7 +28,7 @@ const MAX_CTL: usize = 4;
 /// Largest ICMP echo payload answered; larger requests are dropped.
 pub const ECHO_MAX: usize = 64;
 /// ARP requests per unresolved address before giving up (RFC 1122 §2.3.2.1 flood limit: 1/s).
-const ARP_TRIES: u8 = 3;
+const ARP_TRIES: u32 = 3;
 /// Longest timer setting in ms (see [`Interface::new`]).
 const TIMER_MAX: u32 = 1 << 30;
 
@@ -121,18 +121,23 @@ pub struct Stats {
     pub rst_sent: u32,
 }
 
+/// An address awaiting ARP resolution. `tries` is a full word so that an entry has no
+/// padding byte: a fresh queue is then cleared in place as one block (smaller flash,
+/// size/measure.sh).
 #[derive(Debug, Clone, Copy, Default)]
 struct Pending {
     ip: [u8; 4],
     next_ms: u32,
-    tries: u8,
+    tries: u32,
 }
 
 /// A queued control frame: an ARP reply to `mac`/`ip`, or a RST with `kind` as its TCP
-/// flags. `kind` 0 marks a free entry, so that a fresh queue is all zeros.
+/// flags. `kind` 0 marks a free entry, so that a fresh queue is all zeros. `kind` is 16 bits
+/// wide so that an entry has no padding byte: a fresh queue is then cleared in place as one
+/// block instead of built entry by entry and copied (smaller flash, size/measure.sh).
 #[derive(Debug, Clone, Copy, Default)]
 struct Ctl {
-    kind: u8,
+    kind: u16,
     mac: [u8; 6],
     ip: [u8; 4],
     sport: u16,
@@ -142,7 +147,7 @@ struct Ctl {
 }
 
 /// `Ctl::kind` of an ARP reply (no TCP flag combination the queue holds).
-const CTL_ARP_REPLY: u8 = 0xff;
+const CTL_ARP_REPLY: u16 = 0xff;
 
 /// The echo request waiting for its reply; `len` 0 when none.
 #[derive(Debug)]
@@ -210,8 +215,8 @@ impl<'a> Interface<'a> {
             arp,
             #[cfg(feature = "udp")]
             udp: &mut [],
-            pending: [Pending::default(); MAX_PENDING],
-            ctl: [Ctl::default(); MAX_CTL],
+            pending: Default::default(),
+            ctl: Default::default(),
             echo: Echo {
                 mac: [0; 6],
                 ip: [0; 4],
@@ -260,31 +265,33 @@ impl<'a> Interface<'a> {
         (self.sockets.get(s)?.tcb.flags >> 24 == u32::from(h.0 >> 8)).then_some(s)
     }
 
-    fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> usize {
-        let mut m = [0u8; 9];
-        m[..4].copy_from_slice(&ip);
-        m[4..6].copy_from_slice(&rport.to_be_bytes());
-        m[6..8].copy_from_slice(&lport.to_be_bytes());
-        m[8] = 0x7c; // a fixed tag byte; the ISN function is keyed with the other half
-        halfsiphash24(&self.key(1), &m) as usize
+    /// Home entry of a 4-tuple in the connection table; `None` for an empty table.
+    fn key_hash(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
+        (self.tuple_hash(1, ip, rport, lport) as usize).checked_rem(self.table.len())
     }
 
-    /// Half `i` of the host secret: the connection table and the ISN function are keyed
-    /// with different halves.
-    fn key(&self, i: usize) -> [u8; 8] {
+    /// HalfSipHash-2-4 of the 4-tuple (local address, local port, remote address, remote
+    /// port) keyed with half `i` of the host secret: the ISN function uses the first half,
+    /// the connection table the second. One function for both (smaller flash).
+    #[inline(never)]
+    fn tuple_hash(&self, i: usize, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
         let mut k = [0u8; 8];
         k.copy_from_slice(&self.cfg.secret[8 * i..8 * i + 8]);
-        k
+        let mut m = [0u8; 12];
+        m[..4].copy_from_slice(&self.cfg.ip);
+        m[4..6].copy_from_slice(&lport.to_be_bytes());
+        m[6..10].copy_from_slice(&rip);
+        m[10..12].copy_from_slice(&rport.to_be_bytes());
+        halfsiphash24(&k, &m)
     }
 
     fn find(&self, ip: [u8; 4], rport: u16, lport: u16) -> Option<usize> {
         let n = self.table.len();
-        if n == 0 {
-            return None;
-        }
-        let h = self.key_hash(ip, rport, lport) % n;
-        for i in 0..n {
-            let e = self.table[(h + i) % n];
+        let mut p = self.key_hash(ip, rport, lport)?;
+        // Linear probing from the home entry, once round the table.
+        for _ in 0..n {
+            let e = *self.table.get(p)?;
+            p = if p + 1 == n { 0 } else { p + 1 };
             if e == 0 {
                 return None;
             }
@@ -306,14 +313,14 @@ impl<'a> Interface<'a> {
     fn insert(&mut self, s: usize) -> Result<(), Error> {
         let t = &self.sockets.get(s).ok_or(Error::Exhausted)?.tcb;
         let n = self.table.len();
-        if n == 0 {
-            return Err(Error::Exhausted);
-        }
-        let h = self.key_hash(t.remote_ip, t.remote_port, t.local_port) % n;
-        for i in 0..n {
-            let p = (h + i) % n;
-            if self.table[p] == 0 || self.table[p] == TOMB {
-                self.table[p] = s as u16 + 1;
+        let mut p = self
+            .key_hash(t.remote_ip, t.remote_port, t.local_port)
+            .ok_or(Error::Exhausted)?;
+        for _ in 0..n {
+            let e = self.table.get_mut(p).ok_or(Error::Exhausted)?;
+            p = if p + 1 == n { 0 } else { p + 1 };
+            if *e == 0 || *e == TOMB {
+                *e = s as u16 + 1;
                 if let Some(sock) = self.sockets.get_mut(s) {
                     sock.tcb.flags |= HASHED;
                 }
@@ -378,14 +385,9 @@ impl<'a> Interface<'a> {
     /// clock: the RFC's rate at millisecond granularity) and F HalfSipHash-2-4 keyed with the
     /// first half of the host secret (a keyed PRF, as §3 asks).
     fn isn(&self, now: Instant, rip: [u8; 4], rport: u16, lport: u16) -> u32 {
-        let mut m = [0u8; 12];
-        m[..4].copy_from_slice(&self.cfg.ip);
-        m[4..6].copy_from_slice(&lport.to_be_bytes());
-        m[6..10].copy_from_slice(&rip);
-        m[10..12].copy_from_slice(&rport.to_be_bytes());
         (now.millis() as u32)
             .wrapping_mul(250)
-            .wrapping_add(halfsiphash24(&self.key(0), &m))
+            .wrapping_add(self.tuple_hash(0, rip, rport, lport))
     }
 
     /// Opens a connection to `remote` from `local_port` (RFC 9293 §3.10.1).
@@ -440,6 +442,8 @@ impl<'a> Interface<'a> {
         Ok(handle(self.sockets[s].tcb.flags, s))
     }
 
+    /// The listener slot for `port`, if any.
+    #[inline(never)] // smaller flash (size/measure.sh)
     fn listener(&self, port: u16) -> Option<usize> {
         self.listeners.iter().map(|&l| usize::from(l)).find(|&l| {
             self.sockets
@@ -483,15 +487,9 @@ impl<'a> Interface<'a> {
         );
         if let Some((seq, ack)) = sock.abort() {
             if let Some(mac) = self.lookup_mac(ip) {
-                self.push_ctl(Ctl {
-                    kind: F::RST | F::ACK,
-                    mac,
-                    ip,
-                    sport: lport,
-                    dport: rport,
-                    seq,
-                    ack,
-                });
+                if let Some(c) = self.push_ctl(u16::from(F::RST | F::ACK), mac, ip) {
+                    (c.sport, c.dport, c.seq, c.ack) = (lport, rport, seq, ack);
+                }
             }
         }
         self.sync(s);
@@ -516,11 +514,14 @@ impl<'a> Interface<'a> {
         t.flags = (t.flags & GEN).wrapping_add(1 << 24);
     }
 
+    /// Takes a free control-queue entry for a frame of `kind` to `mac`/`ip` and returns it
+    /// for the caller to fill in the rest (in place: no entry is built and copied), or
+    /// `None` when the queue is full and the frame is dropped.
     #[inline(never)] // smaller flash (size/measure.sh)
-    fn push_ctl(&mut self, c: Ctl) {
-        if let Some(slot) = self.ctl.iter_mut().find(|c| c.kind == 0) {
-            *slot = c;
-        }
+    fn push_ctl(&mut self, kind: u16, mac: [u8; 6], ip: [u8; 4]) -> Option<&mut Ctl> {
+        let slot = self.ctl.iter_mut().find(|c| c.kind == 0)?;
+        (slot.kind, slot.mac, slot.ip) = (kind, mac, ip);
+        Some(slot)
     }
 
     fn lookup_mac(&self, ip: [u8; 4]) -> Option<[u8; 6]> {
@@ -530,8 +531,6 @@ impl<'a> Interface<'a> {
             .map(|e| e.mac)
     }
 
-    // Out of line: smaller flash on Cortex-M (size/measure.sh).
-    #[inline(never)]
     fn learn(&mut self, now_ms: u32, ip: [u8; 4], mac: [u8; 6]) {
         if ip == [0; 4] || mac[0] & 1 != 0 {
             return;
@@ -627,12 +626,7 @@ impl<'a> Interface<'a> {
                 }
                 self.learn(now_ms, a.spa, a.sha);
                 if a.op == 1 {
-                    self.push_ctl(Ctl {
-                        kind: CTL_ARP_REPLY,
-                        mac: a.sha,
-                        ip: a.spa,
-                        ..Ctl::default()
-                    });
+                    self.push_ctl(CTL_ARP_REPLY, a.sha, a.spa);
                 }
                 Ok(())
             }
@@ -698,36 +692,33 @@ impl<'a> Interface<'a> {
         p: &[u8],
     ) -> Result<(), Error> {
         let verify = (!self.cfg.offload.rx).then_some((src, self.cfg.ip));
-        let seg = TcpRepr::parse(p, verify).ok_or(Error::Malformed)?;
+        let mut seg = TcpRepr::default();
+        seg.parse_into(p, verify).ok_or(Error::Malformed)?;
         let now_ms = ms(now);
         if let Some(s) = self.find(src, seg.src_port, seg.dst_port) {
             let reply = self.sockets[s].process(now_ms, &self.cfg.tcp, &mut self.limiter, &seg);
             self.sync(s);
-            if let Reply::Rst(seq, ack) = reply {
-                self.send_rst(mac, src, &seg, seq, ack);
-            }
-            return Ok(());
-        }
-        if seg.has(F::RST) {
-            return Ok(());
-        }
-        if let Some(l) = self.listener(seg.dst_port) {
-            // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
-            // connection, and anything else is dropped.
-            if !seg.has(F::ACK) {
-                if seg.has(F::SYN) {
-                    return self.spawn_child(now, l, src, &seg);
-                }
+            if reply == Reply::None {
                 return Ok(());
             }
-        }
-        // RFC 9293 §3.10.7.1: a segment for no connection draws a RST.
-        let (seq, ack) = if seg.has(F::ACK) {
-            (seg.ack, None)
         } else {
-            (0, Some(seg.seq.wrapping_add(seg.seg_len())))
-        };
-        self.send_rst(mac, src, &seg, seq, ack);
+            if seg.has(F::RST) {
+                return Ok(());
+            }
+            if let Some(l) = self.listener(seg.dst_port) {
+                // RFC 9293 §3.10.7.2: in LISTEN an ACK draws a RST (below), a SYN opens a
+                // connection, and anything else is dropped.
+                if !seg.has(F::ACK) {
+                    if seg.has(F::SYN) {
+                        return self.spawn_child(now, l, src, &seg);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // RFC 9293 §3.10.7.1: a segment for no connection draws a RST; a connection's RST
+        // (which always answers an ACK) takes the same form.
+        self.send_rst(mac, src, &seg);
         Ok(())
     }
 
@@ -767,23 +758,19 @@ impl<'a> Interface<'a> {
         Ok(())
     }
 
-    fn send_rst(
-        &mut self,
-        mac: [u8; 6],
-        ip: [u8; 4],
-        seg: &TcpRepr<'_>,
-        seq: u32,
-        ack: Option<u32>,
-    ) {
-        self.push_ctl(Ctl {
-            kind: F::RST | if ack.is_some() { F::ACK } else { 0 },
-            mac,
-            ip,
-            sport: seg.dst_port,
-            dport: seg.src_port,
-            seq,
-            ack: ack.unwrap_or(0),
-        });
+    /// Queues the RST that answers `seg` (RFC 9293 §3.10.7.1): SEQ = SEG.ACK if it carries an
+    /// ACK, else SEQ = 0 with ACK = SEG.SEQ + SEG.LEN.
+    fn send_rst(&mut self, mac: [u8; 6], ip: [u8; 4], seg: &TcpRepr<'_>) {
+        let ackf = seg.has(F::ACK);
+        let kind = u16::from(if ackf { F::RST } else { F::RST | F::ACK });
+        if let Some(c) = self.push_ctl(kind, mac, ip) {
+            (c.sport, c.dport) = (seg.dst_port, seg.src_port);
+            (c.seq, c.ack) = if ackf {
+                (seg.ack, 0)
+            } else {
+                (0, seg.seq.wrapping_add(seg.seg_len()))
+            };
+        }
     }
 
     /// Writes the next frame to send into `buf` and returns its length, or `None` if
@@ -842,7 +829,7 @@ impl<'a> Interface<'a> {
             r.dst_port = c.dport;
             r.seq = c.seq;
             r.ack = c.ack;
-            r.flags = c.kind;
+            r.flags = c.kind as u8;
             let none = Plan {
                 data_off: 0,
                 data_len: 0,
@@ -930,8 +917,6 @@ impl<'a> Interface<'a> {
     }
 
     /// Writes an ARP packet from this interface (RFC 826) with operation `op` to `dst`.
-    // Out of line: shared by replies and requests (smaller flash).
-    #[inline(never)]
     fn arp_frame(
         &self,
         buf: &mut [u8],

@@ -202,8 +202,9 @@ pub struct TcpSocket<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reply {
     None,
-    /// RST with this SEQ, and ACK with this value if `Some` (RFC 9293 §3.10.7).
-    Rst(u32, Option<u32>),
+    /// A RST with SEQ = SEG.ACK (RFC 9293 §3.10.7.3, §3.10.7.4: the answer to an
+    /// unacceptable ACK before the connection is synchronised).
+    Rst,
 }
 
 /// A segment the socket wants sent, beside the header fields it wrote: the payload's place
@@ -222,6 +223,7 @@ const RCV_RANGES: usize = 2;
 /// Data bytes per segment: the MSS less the options sent with the data
 /// (RFC 6691 §2) — timestamps, 12 bytes padded, and, while out-of-order data
 /// is held, room for SACK blocks for both held ranges, 4 + 8 · 2 bytes.
+#[inline(never)] // smaller flash (size/measure.sh)
 fn eff_mss(t: &Tcb) -> u32 {
     let mut opts = if t.flags & TS != 0 { 12 } else { 0 };
     if t.flags & SACK != 0 && t.ooo.iter().any(|b| b.0 != b.1) {
@@ -264,6 +266,7 @@ impl<'a> TcpSocket<'a> {
         self.tcb.local_port
     }
     /// True once the connection can carry data (ESTABLISHED or later, not closed).
+    #[inline(never)] // smaller flash (size/measure.sh)
     pub fn is_established(&self) -> bool {
         matches!(
             self.tcb.state,
@@ -491,21 +494,14 @@ impl<'a> TcpSocket<'a> {
             }
             None => t.rcv_shift = 0,
         }
-        if t.state == State::SynSent {
-            // We offered TS and SACK; keep what the peer echoed.
-            if seg.timestamp.is_none() {
-                t.flags &= !TS;
-            }
-            if !seg.sack_permitted {
-                t.flags &= !SACK;
-            }
-        } else {
-            if seg.timestamp.is_some() {
-                t.flags |= TS;
-            }
-            if seg.sack_permitted {
-                t.flags |= SACK;
-            }
+        // An active open offered TS and SACK, a passive one answers what the SYN offers: in
+        // both cases an option is on exactly when the peer's SYN carries it.
+        t.flags &= !(TS | SACK);
+        if seg.timestamp.is_some() {
+            t.flags |= TS;
+        }
+        if seg.sack_permitted {
+            t.flags |= SACK;
         }
         if let Some((v, _)) = seg.timestamp {
             t.ts_recent = v;
@@ -519,16 +515,11 @@ impl<'a> TcpSocket<'a> {
         let _ = now;
     }
 
+    /// Closes the connection; `reason` is `RESET`, `TIMED_OUT` or 0 for a normal close.
     #[inline(never)] // smaller flash (size/measure.sh)
-    fn set_closed(&mut self, reason: Option<CloseReason>) {
+    fn set_closed(&mut self, reason: u32) {
         self.tcb.state = State::Closed;
-        self.tcb.flags &= !(RESET | TIMED_OUT);
-        self.tcb.flags |= match reason {
-            Some(CloseReason::Reset) => RESET,
-            Some(CloseReason::TimedOut) => TIMED_OUT,
-            None => 0,
-        };
-        self.tcb.flags &= !(T_RTX | T_ACK | ACK_NOW);
+        self.tcb.flags = (self.tcb.flags & !(RESET | TIMED_OUT | T_RTX | T_ACK | ACK_NOW)) | reason;
     }
 
     #[inline(never)] // smaller flash (size/measure.sh)
@@ -558,7 +549,6 @@ impl<'a> TcpSocket<'a> {
     }
 
     /// Doubles the RTO up to its bound (RFC 6298 §5.5).
-    #[inline(never)] // smaller flash (size/measure.sh)
     fn back_off(&mut self, cfg: &TcpConfig) {
         let t = &mut self.tcb;
         t.rto = (u32::from(t.rto) * 2).min(cfg.max_rto_ms).min(0xffff) as u16;
@@ -640,7 +630,7 @@ impl<'a> TcpSocket<'a> {
         if rst {
             // RFC 5961 §3.2: reset only at exactly RCV.NXT; in window → challenge ACK.
             if seg.seq == t.rcv_nxt {
-                self.set_closed(Some(CloseReason::Reset));
+                self.set_closed(RESET);
             } else if acceptable || in_wnd(seg.seq) {
                 self.challenge(now, cfg, lim);
             }
@@ -677,7 +667,7 @@ impl<'a> TcpSocket<'a> {
         }
         if t.state == State::SynReceived {
             if !(gt(seg.ack, t.snd_una) && le(seg.ack, t.snd_max)) {
-                return Reply::Rst(seg.ack, None);
+                return Reply::Rst;
             }
             // Our SYN is acknowledged: it took a sequence number but no send-buffer byte.
             // A close() that came during the handshake takes effect now (RFC 9293 §3.10.4).
@@ -736,12 +726,12 @@ impl<'a> TcpSocket<'a> {
             return if seg.has(F::RST) {
                 Reply::None
             } else {
-                Reply::Rst(seg.ack, None)
+                Reply::Rst
             };
         }
         if seg.has(F::RST) {
             if ackf {
-                self.set_closed(Some(CloseReason::Reset));
+                self.set_closed(RESET);
             }
             return Reply::None;
         }
@@ -882,6 +872,7 @@ impl<'a> TcpSocket<'a> {
             .map(|b| b.1)
     }
 
+    #[inline(never)] // smaller flash (size/measure.sh)
     fn highest_sacked(&self) -> u32 {
         let t = &self.tcb;
         t.sack
@@ -963,7 +954,7 @@ impl<'a> TcpSocket<'a> {
                         t.state = State::TimeWait;
                         self.arm_time_wait(now, cfg);
                     }
-                    State::LastAck => self.set_closed(None),
+                    State::LastAck => self.set_closed(0),
                     _ => {}
                 }
             }
@@ -977,11 +968,12 @@ impl<'a> TcpSocket<'a> {
             t.dupacks = t.dupacks.saturating_add(1);
             // RFC 5827 early retransmit: with fewer than four segments outstanding and
             // nothing new to send, the threshold is one less than the segments outstanding.
+            // With oseg = ceil(FlightSize / SMSS) segments outstanding: oseg < 4 and
+            // DupAcks ≥ max(oseg − 1, 1); DupAcks ≥ 1 here, so that is FlightSize ≤
+            // (min(DupAcks, 2) + 1) · SMSS (no division).
             let flight = t.snd_max.wrapping_sub(t.snd_una);
-            let oseg = flight.div_ceil(mss.max(1));
-            let early = oseg < 4
-                && self.tx.len() as u32 <= flight
-                && u32::from(t.dupacks) + 1 >= oseg.max(2);
+            let early =
+                self.tx.len() as u32 <= flight && flight <= u32::from(t.dupacks.min(2) + 1) * mss;
             if t.flags & RECOVERY != 0 {
                 t.cwnd = t.cwnd.saturating_add(mss); // RFC 6582 step 3 inflation
                 if sack_news && lt(t.rtx_next, self.highest_sacked()) {
@@ -1015,7 +1007,9 @@ impl<'a> TcpSocket<'a> {
         }
     }
 
-    fn enter_recovery(&mut self) {
+    /// ssthresh after a loss: max(FlightSize / 2, 2·SMSS) (RFC 5681 §3.1 equation 4), or
+    /// CUBIC's multiplicative decrease (RFC 9438 §4.6).
+    fn reduce_ssthresh(&mut self) {
         let flight = self.flight();
         let t = &mut self.tcb;
         let mss = u32::from(t.mss);
@@ -1024,6 +1018,12 @@ impl<'a> TcpSocket<'a> {
         if t.cubic.enabled {
             t.ssthresh = t.cubic.on_loss(t.cwnd, mss);
         }
+    }
+
+    fn enter_recovery(&mut self) {
+        self.reduce_ssthresh();
+        let t = &mut self.tcb;
+        let mss = u32::from(t.mss);
         t.cwnd = t.ssthresh.saturating_add(3 * mss);
         t.recover = t.snd_max;
         t.rtx_next = t.snd_una;
@@ -1031,7 +1031,6 @@ impl<'a> TcpSocket<'a> {
         t.flags &= !RTT;
     }
 
-    #[inline(never)] // smaller flash (size/measure.sh)
     fn grow_cwnd(&mut self, now: u32, acked: u32) {
         let t = &mut self.tcb;
         let mss = u32::from(t.mss);
@@ -1091,19 +1090,17 @@ impl<'a> TcpSocket<'a> {
                     }
                 }
             }
-            all[0] = (l, r);
-            // Pull in what is now contiguous with RCV.NXT.
-            for _ in 0..all.len() {
-                for b in all.iter_mut() {
-                    if b.0 != b.1 && le(b.0, t.rcv_nxt) {
-                        if gt(b.1, t.rcv_nxt) {
-                            self.rx.commit(b.1.wrapping_sub(t.rcv_nxt) as usize);
-                            t.rcv_nxt = b.1;
-                        }
-                        *b = (0, 0);
-                    }
+            // Pull the new range in if it now starts at RCV.NXT. Held ranges always lie above
+            // RCV.NXT with a gap, and those touching the new range were merged into it, so no
+            // other range can follow it in.
+            if le(l, t.rcv_nxt) {
+                if gt(r, t.rcv_nxt) {
+                    self.rx.commit(r.wrapping_sub(t.rcv_nxt) as usize);
+                    t.rcv_nxt = r;
                 }
+                l = r;
             }
+            all[0] = (l, r);
             // Keep the newest ranges; a forgotten one is simply received again.
             let mut k = 0;
             t.ooo = [(0, 0); RCV_RANGES];
@@ -1164,7 +1161,7 @@ impl<'a> TcpSocket<'a> {
         }
         t.flags &= !T_RTX;
         if t.state == State::TimeWait {
-            self.set_closed(None);
+            self.set_closed(0);
             return;
         }
         if t.flags & TLP_ARMED != 0 && t.snd_max != t.snd_una {
@@ -1180,22 +1177,17 @@ impl<'a> TcpSocket<'a> {
             return;
         }
         if t.retries >= cfg.max_retries {
-            self.set_closed(Some(CloseReason::TimedOut));
+            self.set_closed(TIMED_OUT);
             return;
         }
         t.retries += 1;
         let mss = u32::from(t.mss);
         if t.snd_max != t.snd_una {
             // Retransmission timeout: back off, collapse the window, go back to SND.UNA.
-            let flight = self.flight();
-            let t = &mut self.tcb;
             if t.retries == 1 {
-                t.ssthresh = (flight / 2).max(2 * mss);
-                #[cfg(feature = "cubic")]
-                if t.cubic.enabled {
-                    t.ssthresh = t.cubic.on_loss(t.cwnd, mss);
-                }
+                self.reduce_ssthresh();
             }
+            let t = &mut self.tcb;
             t.cwnd = mss;
             t.snd_nxt = t.snd_una;
             t.rtx_next = t.snd_una;
@@ -1244,6 +1236,10 @@ impl<'a> TcpSocket<'a> {
         r.ack = t.rcv_nxt;
         r.flags = F::ACK;
         let ts = t.flags & TS != 0;
+        let mut plan = Plan {
+            data_off: 0,
+            data_len: 0,
+        };
         match t.state {
             State::Closed | State::Listen => return None,
             State::SynSent | State::SynReceived => {
@@ -1288,37 +1284,29 @@ impl<'a> TcpSocket<'a> {
                 let probe = t.flags & PROBE != 0;
                 t.flags &= !PROBE;
                 if let Some((seq, len, fin)) = self.next_segment(now, txlen, probe) {
-                    return Some(self.finish(now, cfg, r, seq, len, fin, ts, rcv_wnd));
-                }
-                let t = &mut self.tcb;
-                if probe && t.flags & KEEPALIVE != 0 && txlen == 0 {
+                    plan = self.finish(now, cfg, r, seq, len, fin, ts);
+                } else if probe && self.tcb.flags & KEEPALIVE != 0 && txlen == 0 {
                     // Keepalive: SEG.SEQ = SND.NXT − 1 (RFC 9293 §3.8.4).
                     r.seq = una.wrapping_sub(1);
-                    self.finish_ctl(r, ts, now, rcv_wnd);
-                    return Some(Plan {
-                        data_off: 0,
-                        data_len: 0,
-                    });
+                } else {
+                    // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
+                    let t = &mut self.tcb;
+                    let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
+                    if gt(new_edge, t.rcv_adv)
+                        && new_edge.wrapping_sub(t.rcv_adv)
+                            >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
+                    {
+                        t.flags |= ACK_NOW;
+                    }
+                    if t.flags & ACK_NOW == 0 {
+                        return None;
+                    }
+                    r.seq = t.snd_nxt;
                 }
-                // Window update after the application freed space (RFC 9293 §3.8.6.2.2).
-                let new_edge = t.rcv_nxt.wrapping_add(rcv_wnd);
-                if gt(new_edge, t.rcv_adv)
-                    && new_edge.wrapping_sub(t.rcv_adv)
-                        >= (self.rx.capacity() as u32 / 2).min(2 * u32::from(cfg.mss))
-                {
-                    t.flags |= ACK_NOW;
-                }
-                if t.flags & ACK_NOW == 0 {
-                    return None;
-                }
-                r.seq = t.snd_nxt;
             }
         }
         self.finish_ctl(r, ts, now, rcv_wnd);
-        Some(Plan {
-            data_off: 0,
-            data_len: 0,
-        })
+        Some(plan)
     }
 
     /// The next segment occupying sequence space in a synchronised state, as (SEQ, data
@@ -1432,7 +1420,6 @@ impl<'a> TcpSocket<'a> {
         len: u32,
         fin: bool,
         ts: bool,
-        rcv_wnd: u32,
     ) -> Plan {
         let t = &mut self.tcb;
         r.seq = seq;
@@ -1470,22 +1457,18 @@ impl<'a> TcpSocket<'a> {
             self.arm_data_timer(now, cfg);
         }
         let data_off = seq.wrapping_sub(self.tcb.snd_una) as usize;
-        self.finish_ctl(r, ts, now, rcv_wnd);
         Plan {
             data_off,
             data_len: len as usize,
         }
     }
 
-    /// Fills ACK, window, timestamp and SACK fields; the segment acknowledges RCV.NXT.
+    /// Fills the window, timestamp and SACK fields. `r` holds the flags and the ACK number
+    /// (RCV.NXT) already; a SYN-SENT segment is a SYN without ACK, its ACK field zero.
     fn finish_ctl(&mut self, r: &mut TcpRepr<'static>, ts: bool, now: u32, rcv_wnd: u32) {
         let t = &mut self.tcb;
         let is_syn = r.has(F::SYN);
-        if !is_syn || t.state == State::SynReceived {
-            r.ack = t.rcv_nxt;
-        }
         if t.state == State::SynSent {
-            r.flags &= !F::ACK;
             r.ack = 0;
             r.timestamp = Some((now, 0));
         } else if ts {
