@@ -72,9 +72,24 @@ const _: () = assert!(rx_status::L4I == 1 << 5 && rx_status::IPCS == 1 << 6);
 const _: () = assert!(rx_error::L4E == 1 << 30 && rx_error::IPE == 1 << 31);
 const _: () = assert!(rx_status::VP == 1 << 3 && rx_status::FLM == 1 << 2);
 
-/// Receive metadata from the write-back words (§7.1.6.2), without branches.
-#[inline(always)]
-fn rx_meta(lo: u64, hi: u64) -> RxMeta {
+/// Receive metadata from the advanced receive write-back words (§7.1.6.2),
+/// without branches: the [`RxDecoder`](nic_traits::RxDecoder) `rx_burst`
+/// stores with every received frame's raw write-back, so the translation
+/// costs only the frames whose metadata is asked for
+/// ([`PacketBuf::rx`]).
+///
+/// # Examples
+///
+/// ```
+/// use ixgbe_nostd::decode_rx_writeback;
+/// use nic_traits::RxFlags;
+/// // RSS type 2 (IPv4), hash 0x12345678; status DD|EOP|IPCS, length 60, VLAN 5.
+/// let meta = decode_rx_writeback(&[0x1234_5678_0000_0012, 0x0005_003c_0000_0043]);
+/// assert_eq!((meta.rss_hash, meta.vlan_tci, meta.packet_type), (0x1234_5678, 5, 1));
+/// assert_eq!(meta.flags, RxFlags::RSS_HASH | RxFlags::IPV4_CSUM_OK);
+/// ```
+pub fn decode_rx_writeback(raw: &[u64; 2]) -> RxMeta {
+    let [lo, hi] = *raw;
     let info = lo as u32;
     let status = hi as u32;
     let mut flags = STATUS_FLAGS[status_index(status)];
@@ -403,15 +418,15 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 let mut k = 0;
                 while k < left && n < budget {
                     let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
-                    if let Some(buf) = slot.as_mut() {
-                        buf.reset(headroom);
+                    if let Some(mut buf) = slot.take() {
                         // As in `refill`: device writes stay in the data area.
-                        if buf.writable_len() < buf_len {
+                        let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
+                            *slot = Some(buf);
                             result = Err(ErrorKind::InvalidArgument);
                             break;
-                        }
-                        rx_ring.write(i, [buf.phys_addr(), 0]);
-                        rx_slots[i % RXN] = slot.take();
+                        };
+                        rx_ring.write(i, [phys, 0]);
+                        rx_slots[i % RXN] = Some(buf);
                         i = (i + 1) & mask;
                         n += 1;
                     }
@@ -437,17 +452,17 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         break;
                     }
                     let slot = &mut tx_slots[data % TXN];
-                    let Some(buf) = slot.as_mut() else {
+                    let Some(mut buf) = slot.take() else {
                         result = Err(ErrorKind::DeviceFault);
                         break;
                     };
-                    buf.reset(headroom);
-                    if buf.writable_len() < buf_len {
+                    let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
+                        *slot = Some(buf);
                         result = Err(ErrorKind::InvalidArgument);
                         break;
-                    }
-                    rx_ring.write(i, [buf.phys_addr(), 0]);
-                    rx_slots[i % RXN] = slot.take();
+                    };
+                    rx_ring.write(i, [phys, 0]);
+                    rx_slots[i % RXN] = Some(buf);
                     c = (data + 1) & tx_mask;
                     used -= taken;
                     i = (i + 1) & mask;
@@ -484,8 +499,11 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         // from the ring has a place.
         let n = out.fill_from(posted, || {
             let hi = ring.read_hi(i);
-            let status = hi as u32;
-            if status & rx_status::DD == 0 {
+            // The common case, DD and EOP set, in one test; without DD the
+            // ring has no more frames, without EOP the descriptor starts a
+            // multi-descriptor frame (§7.1.6.2), left for `drop_rx_chain`.
+            if !hi & u64::from(rx_status::DD | rx_status::EOP) != 0 {
+                chain = hi as u32 & rx_status::DD != 0;
                 return None;
             }
             // The device writes DD last (§7.1.6.2): read the other word only
@@ -494,12 +512,6 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             fence(Ordering::Acquire);
             let lo = ring.read_lo(i);
             let len = (hi >> 32) as u16 as u32;
-            // The first descriptor of a multi-descriptor frame (no EOP,
-            // §7.1.6.2): left for `drop_rx_chain`.
-            if status & rx_status::EOP == 0 {
-                chain = true;
-                return None;
-            }
             // A length beyond the posted buffer cannot be true: keep the
             // buffer.
             if len > buf_len {
@@ -508,19 +520,16 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             }
             // `i % RXN` is `i` (rings are no larger than RXN, both powers of
             // two) and needs no bounds check.
-            let slot = &mut slots[i % RXN];
-            let Some(mut buf) = slot.take() else {
+            let Some(mut buf) = slots[i % RXN].take() else {
                 result = Err(ErrorKind::DeviceFault);
                 return None;
             };
-            // Cannot fail: refill accepted only buffers with room for
-            // `rx_buf_len` bytes.
-            if buf.set_len(len).is_err() {
-                *slot = Some(buf);
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            }
-            *buf.rx_mut() = rx_meta(lo, hi);
+            // SAFETY: `len <= buf_len`, and `refill` and `recycle` posted
+            // only buffers with at least `buf_len` bytes after the headroom,
+            // which nothing changed since (the driver owns the buffer).
+            unsafe { buf.set_len_unchecked(len) };
+            // The write-back as it is; `PacketBuf::rx` decodes it on demand.
+            buf.set_rx_raw([lo, hi], decode_rx_writeback);
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
             i = (i + 1) & mask;
@@ -909,6 +918,90 @@ mod tests {
         f.bits()
     }
 
+    /// The receive metadata the driver produced before it kept the raw
+    /// write-back: every field from the datasheet layout (§7.1.6.2).
+    fn naive_meta(lo: u64, hi: u64) -> RxMeta {
+        let wb: desc::AdvRxWb = desc::from_words([lo, hi]);
+        let info = wb.pkt_info.get();
+        let mut flags = RxFlags::from_bits_retain(naive(wb.status_error.get()));
+        if info & 0xF != rss_type::NONE {
+            flags |= RxFlags::RSS_HASH;
+        }
+        let ptype = ((info >> 4) & 0x1FFF) as u16;
+        if ptype & desc::packet_type::ETQF != 0 {
+            flags |= RxFlags::FILTER_MATCH;
+        }
+        RxMeta {
+            flags,
+            rss_hash: wb.rss.get(),
+            vlan_tci: wb.vlan.get(),
+            packet_type: ptype,
+        }
+    }
+
+    #[test]
+    fn lazy_decode_matches_the_write_back_for_every_bit_combination() {
+        let mem: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; 512 / 8].into_boxed_slice());
+        // SAFETY: leaked memory, owned by the region from now on.
+        let region = unsafe {
+            DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0, 512)
+        };
+        let mut buf = region.into_buffers(512, 0).next().unwrap();
+        let mut checked = 0u32;
+        // Every combination of the status and error bits the datasheet
+        // defines (§7.1.6.2), each with every other bit of the word set in
+        // turn (or none), and the remaining fields varied.
+        let defined = [
+            rx_status::DD,
+            rx_status::EOP,
+            rx_status::FLM,
+            rx_status::VP,
+            rx_status::UDPCS,
+            rx_status::L4I,
+            rx_status::IPCS,
+            rx_error::HBO,
+            rx_error::RXE,
+            rx_error::L4E,
+            rx_error::IPE,
+        ];
+        let mask = defined.iter().fold(0, |a, b| a | b);
+        let others: std::vec::Vec<u32> = (0..32)
+            .map(|b| 1u32 << b)
+            .filter(|b| b & mask == 0)
+            .chain([0])
+            .collect();
+        assert_eq!(others.len(), 22);
+        for combo in 0u32..(1 << defined.len()) {
+            let base = defined
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| combo & (1 << i) != 0)
+                .fold(0, |a, (_, b)| a | b);
+            for (j, other) in others.iter().enumerate() {
+                let status = base | other;
+                let x = (combo * 32 + j as u32).wrapping_mul(0x9E37_79B9);
+                let info = (x & 0xFFFF_FFF0) | (combo % 16);
+                let lo = u64::from(info) | (u64::from(x ^ 0x5555_5555) << 32);
+                let hi =
+                    u64::from(status) | (u64::from(x & 0xFFFF) << 32) | (u64::from(x >> 16) << 48);
+                let want = naive_meta(lo, hi);
+                assert_eq!(decode_rx_writeback(&[lo, hi]), want, "{lo:#x} {hi:#x}");
+                buf.set_rx_raw([lo, hi], decode_rx_writeback);
+                assert_eq!(buf.rx(), want);
+                assert_eq!(buf.rx_raw(), [lo, hi]);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 2048 * 22);
+        // Every packet type and RSS type with the ETQF bit on and off.
+        for info in 0u32..(1 << 17) {
+            let lo = u64::from(info) | (0xdead_beef << 32);
+            let hi = u64::from(rx_status::DD | rx_status::EOP | rx_status::IPCS);
+            assert_eq!(decode_rx_writeback(&[lo, hi]), naive_meta(lo, hi));
+        }
+    }
+
     #[test]
     fn data_descriptor_words_match_the_layout() {
         let popts = tx::CC | tx::POPTS_TXSM;
@@ -951,7 +1044,7 @@ mod tests {
                 "{status:#x}"
             );
         }
-        let meta = rx_meta(0x1234_5678_0000_8012, 0x0005_003c_0000_0063);
+        let meta = decode_rx_writeback(&[0x1234_5678_0000_8012, 0x0005_003c_0000_0063]);
         assert_eq!(meta.rss_hash, 0x1234_5678);
         assert_eq!(meta.vlan_tci, 5);
         assert_eq!(meta.packet_type, 0x801);
