@@ -109,12 +109,14 @@ pub fn decode_rx_writeback(raw: &[u64; 2]) -> RxMeta {
 /// one whole frame: `AdvTxData` packed without a round trip through memory.
 #[inline(always)]
 fn data_descriptor(addr: u64, len: u32, popts: u32) -> [u64; 2] {
-    let cmd_type_len =
-        len | tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS;
-    let olinfo_status = (len << tx::PAYLEN_SHIFT) | popts;
+    const CMD: u32 = tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS;
+    // DTALEN (15:0) and PAYLEN (63:46) are both `len` (below 2^14, so the
+    // fields do not overlap): one multiplication places it twice.
+    const TWICE: u64 = 1 | (1 << (32 + tx::PAYLEN_SHIFT));
+    debug_assert!(len <= MAX_TX_LEN);
     [
         addr,
-        u64::from(cmd_type_len) | (u64::from(olinfo_status) << 32),
+        (u64::from(len) * TWICE) | u64::from(CMD) | (u64::from(popts) << 32),
     ]
 }
 
@@ -360,6 +362,62 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             popts |= tx::POPTS_TXSM;
         }
         popts
+    }
+
+    /// `tx_burst` for a frame off the common path: a longer frame (only
+    /// with an 802.1Q tag), a checksum offload (which may need a context
+    /// descriptor), or a full ring. Queues the frame at `t` (`end` is the
+    /// first descriptor not free) and returns the next free descriptor, or
+    /// gives the frame back (with `result` set when it is invalid).
+    #[cold]
+    #[inline(never)]
+    fn tx_one_slow(
+        buf: PacketBuf,
+        ring: RingView,
+        slots: &mut [Option<PacketBuf>; TXN],
+        tx_ctx: &mut Option<TxContextKey>,
+        mut t: usize,
+        end: usize,
+        result: &mut Result<(), ErrorKind>,
+    ) -> Result<usize, PacketBuf> {
+        let len = buf.len();
+        let mask = ring.mask;
+        let free = end.wrapping_sub(t) & mask;
+        // A longer frame only with an 802.1Q tag (4 bytes more).
+        if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
+            *result = Err(ErrorKind::InvalidArgument);
+            return Err(buf);
+        }
+        let mut popts = 0;
+        match Self::tx_context(&buf) {
+            None => {
+                if free == 0 {
+                    return Err(buf);
+                }
+            }
+            Some(key) => {
+                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
+                // (§7.2.3.2.3): longer headers cannot be described.
+                if key.l3_len > 0x1FF || key.l2_len > 0x7F {
+                    *result = Err(ErrorKind::InvalidArgument);
+                    return Err(buf);
+                }
+                let need_ctx = Some(key) != *tx_ctx;
+                if 1 + usize::from(need_ctx) > free {
+                    return Err(buf);
+                }
+                if need_ctx {
+                    ring.write(t, desc::to_words(&Self::context(key)));
+                    slots[t % TXN] = None;
+                    t = (t + 1) & mask;
+                    *tx_ctx = Some(key);
+                }
+                popts = Self::popts(key);
+            }
+        }
+        ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
+        slots[t % TXN] = Some(buf);
+        Ok((t + 1) & mask)
     }
 
     /// How many transmit slots the device reports done: the validated head
@@ -701,64 +759,39 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         let ring = self.tx.view;
         let mask = ring.mask;
-        let start = self.tx_clean + self.tx_used;
-        // Free descriptors; `k` counts those filled (data and context).
+        let start = (self.tx_clean + self.tx_used) & mask;
+        // Free descriptors, from `start` up to `end` (exclusive): fewer than
+        // the ring holds, so `t == end` exactly when they are all filled.
         let room = mask - self.tx_used;
-        let mut k = 0;
+        let end = (start + room) & mask;
+        // The next descriptor to fill (data or context).
+        let mut t = start;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
         let n = bufs.drain_into(usize::MAX, |buf| {
             let len = buf.len();
-            // MIN_TX_LEN..=MAX_TX_FRAME in one compare; a longer frame only
-            // with an 802.1Q tag (4 bytes more).
-            if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
-                result = Err(ErrorKind::InvalidArgument);
-                return Err(buf);
+            // The common case in three compares: MIN_TX_LEN..=MAX_TX_FRAME
+            // (one compare), no offload, a free descriptor.
+            if len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
+                && buf.tx().flags.is_empty()
+                && t != end
+            {
+                ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
+                slots[t % TXN] = Some(buf);
+                t = (t + 1) & mask;
+                return Ok(());
             }
-            let mut popts = 0;
-            if buf.tx().flags.is_empty() {
-                if k >= room {
-                    return Err(buf);
-                }
-            } else {
-                let key = Self::tx_context(&buf);
-                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
-                // (§7.2.3.2.3): longer headers cannot be described.
-                if let Some(k) = key {
-                    if k.l3_len > 0x1FF || k.l2_len > 0x7F {
-                        result = Err(ErrorKind::InvalidArgument);
-                        return Err(buf);
-                    }
-                }
-                let need_ctx = key != *tx_ctx;
-                if k + 1 + usize::from(need_ctx) > room {
-                    return Err(buf);
-                }
-                if let Some(key) = key {
-                    if need_ctx {
-                        let t = (start + k) & mask;
-                        ring.write(t, desc::to_words(&Self::context(key)));
-                        slots[t % TXN] = None;
-                        k += 1;
-                        *tx_ctx = Some(key);
-                    }
-                    popts = Self::popts(key);
-                }
-            }
-            let t = (start + k) & mask;
-            ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
-            slots[t % TXN] = Some(buf);
-            k += 1;
+            let next = Self::tx_one_slow(buf, ring, slots, tx_ctx, t, end, &mut result)?;
+            t = next;
             Ok(())
         });
-        self.tx_used += k;
+        self.tx_used += t.wrapping_sub(start) & mask;
         if n > 0 {
-            let tail = (start + k) & mask;
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
             self.regs
-                .write32(regs::tdt(usize::from(self.index)), tail as u32);
+                .write32(regs::tdt(usize::from(self.index)), t as u32);
         }
         result.map(|()| n)
     }
