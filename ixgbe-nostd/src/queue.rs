@@ -175,6 +175,20 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// The view for a ring of at most `N` descriptors (every ring of a
+    /// queue with slot arrays of `N`): the mask also bounded by `N - 1`, so
+    /// the compiler sees that a masked ring index is a valid slot index and
+    /// drops the second mask and the bounds check.
+    #[inline(always)]
+    fn bounded<const N: usize>(&self) -> RingView {
+        RingView {
+            base: self.view.base,
+            mask: self.view.mask & (N - 1),
+        }
+    }
+}
+
 impl core::ops::Deref for Ring {
     type Target = RingView;
 
@@ -455,11 +469,11 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             TxCompletion::HeadWriteBack => Some(self.tx_done_budget()?),
             TxCompletion::DescriptorDone => None,
         };
-        let rx_ring = self.rx.view;
+        let rx_ring = self.rx.bounded::<RXN>();
         let mask = rx_ring.mask;
         let budget = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let tx_ring = self.tx.view;
+        let tx_ring = self.tx.bounded::<TXN>();
         let tx_mask = tx_ring.mask;
         let mut c = self.tx_clean;
         let mut used = self.tx_used;
@@ -473,8 +487,13 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 // Every slot before the validated head is done; context
                 // slots hold no buffer and are passed over. `k` counts the
                 // transmit slots passed.
+                // At most `budget` slots are passed: each holds at most one
+                // buffer, so every buffer taken has a receive descriptor (a
+                // context slot among them leaves a buffer for the next call).
+                let limit = left.min(budget);
+                let first = i;
                 let mut k = 0;
-                while k < left && n < budget {
+                while k < limit {
                     let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
                     if let Some(mut buf) = slot.take() {
                         // As in `refill`: device writes stay in the data area.
@@ -486,10 +505,11 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         rx_ring.write(i, [phys, 0]);
                         rx_slots[i % RXN] = Some(buf);
                         i = (i + 1) & mask;
-                        n += 1;
                     }
                     k += 1;
                 }
+                // Fewer than the ring holds were posted.
+                n = i.wrapping_sub(first) & mask;
                 c = (c + k) & tx_mask;
                 used -= k;
             }
@@ -544,9 +564,9 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     /// also says whether it stopped at a completed descriptor without EOP.
     #[inline(always)]
     fn rx_once<const N: usize>(&mut self, out: &mut Batch<N>) -> (Result<usize, ErrorKind>, bool) {
-        let mask = self.rx.mask;
-        let buf_len = self.rx_buf_len;
         let ring = self.rx.view;
+        let mask = ring.mask;
+        let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
         let mut i = self.rx_next;
         let posted = self.rx_posted;
@@ -619,7 +639,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     /// sent one anyway would wedge the ring on its first descriptor.
     #[cold]
     fn drop_rx_chain(&mut self) -> bool {
-        let ring = self.rx.view;
+        let ring = self.rx.bounded::<RXN>();
         let mask = ring.mask;
         let mut k = 0;
         loop {
@@ -718,7 +738,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let ring = self.rx.view;
+        let ring = self.rx.bounded::<RXN>();
         let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
         let room = mask - self.rx_posted;
@@ -823,7 +843,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         // Descriptor done: each frame's data descriptor has its DD bit
         // written back (§7.2.3.5.1).
-        let ring = self.tx.view;
+        let ring = self.tx.bounded::<TXN>();
         let mask = ring.mask;
         let mut clean = self.tx_clean;
         let mut used = self.tx_used;

@@ -556,9 +556,11 @@ impl PacketBuf {
     #[inline(always)]
     pub fn reset_for_rx(&mut self, headroom: u32, room: u32) -> Result<PhysAddr, NoRoom> {
         let h = self.hdr_mut();
-        // `capacity >= headroom + room` without overflow.
-        if h.capacity.checked_sub(headroom).is_none_or(|r| r < room) {
-            return Err(NoRoom);
+        // `capacity >= headroom + room` without overflow (the sum is the
+        // same for every buffer of a burst: computed once).
+        match headroom.checked_add(room) {
+            Some(need) if h.capacity >= need => {}
+            _ => return Err(NoRoom),
         }
         h.head = headroom;
         h.len = 0;

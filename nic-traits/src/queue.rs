@@ -580,7 +580,10 @@ mod tests {
             p.append(b"z").unwrap();
         }
         assert!(c.as_mut_slice().iter().all(|p| p.data() == b"z"));
-        assert_eq!(c.iter().rev().map(PacketBuf::tag).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(
+            c.iter().rev().map(PacketBuf::tag).collect::<Vec<_>>(),
+            [1, 4]
+        );
         assert_eq!(format!("{c:?}").matches("PacketBuf").count(), 2);
     }
 
