@@ -791,11 +791,11 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let tx_ctx = &mut self.tx_ctx;
         let n = bufs.drain_into(usize::MAX, |buf| {
             let len = buf.len();
-            // The common case in three compares: MIN_TX_LEN..=MAX_TX_FRAME
-            // (one compare), no offload, a free descriptor.
-            if len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
+            // The common case in three compares: a free descriptor,
+            // MIN_TX_LEN..=MAX_TX_FRAME (one compare), no offload.
+            if t != end
+                && len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
                 && buf.tx().flags.is_empty()
-                && t != end
             {
                 ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
                 slots[t % TXN] = Some(buf);
