@@ -434,6 +434,20 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         Ok((t + 1) & mask)
     }
 
+    /// Whether the context descriptor in transmit slot `t` (the `k`-th of
+    /// the `used` slots in use) is done: when the data descriptor after it
+    /// has DD set (§7.2.3.5.1; the context itself reports no status). A
+    /// context descriptor is always followed by its data descriptor, so one
+    /// in the last slot in use cannot be.
+    #[cold]
+    #[inline(never)]
+    fn context_done(ring: RingView, k: usize, used: usize, t: usize) -> Result<bool, ErrorKind> {
+        if k + 1 >= used {
+            return Err(ErrorKind::DeviceFault);
+        }
+        Ok((ring.read_hi(t + 1) >> 32) as u32 & tx::STA_DD != 0)
+    }
+
     /// How many transmit slots the device reports done: the validated head
     /// write-back distance, or unbounded when each descriptor's DD decides.
     #[inline(always)]
@@ -465,75 +479,51 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let head_done = match self.completion {
-            TxCompletion::HeadWriteBack => Some(self.tx_done_budget()?),
-            TxCompletion::DescriptorDone => None,
-        };
+        match self.completion {
+            TxCompletion::HeadWriteBack => {
+                let done = self.tx_done_budget()?;
+                self.recycle_done::<true>(headroom, done)
+            }
+            TxCompletion::DescriptorDone => self.recycle_done::<false>(headroom, usize::MAX),
+        }
+    }
+
+    /// `recycle` for one completion mode (`HEAD`: `left` slots are done by
+    /// the validated head write-back; otherwise each frame's DD decides),
+    /// compiled separately so each loop gets the registers to itself.
+    #[inline(never)]
+    fn recycle_done<const HEAD: bool>(
+        &mut self,
+        headroom: u32,
+        left: usize,
+    ) -> Result<usize, ErrorKind> {
         let rx_ring = self.rx.bounded::<RXN>();
         let mask = rx_ring.mask;
         let budget = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
         let tx_ring = self.tx.bounded::<TXN>();
         let tx_mask = tx_ring.mask;
-        let mut c = self.tx_clean;
-        let mut used = self.tx_used;
+        let c = self.tx_clean;
+        let used = self.tx_used;
         let buf_len = self.rx_buf_len;
         let tx_slots = &mut self.tx_bufs;
         let rx_slots = &mut self.rx_bufs;
-        let mut n = 0;
         let mut result = Ok(());
-        match head_done {
-            Some(left) => {
-                // Every slot before the validated head is done; context
-                // slots hold no buffer and are passed over. `k` counts the
-                // transmit slots passed.
-                // At most `budget` slots are passed: each holds at most one
-                // buffer, so every buffer taken has a receive descriptor (a
-                // context slot among them leaves a buffer for the next call).
-                let limit = left.min(budget);
-                let first = i;
-                let mut k = 0;
-                while k < limit {
-                    let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
-                    if let Some(mut buf) = slot.take() {
-                        // As in `refill`: device writes stay in the data area.
-                        let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
-                            *slot = Some(buf);
-                            result = Err(ErrorKind::InvalidArgument);
-                            break;
-                        };
-                        rx_ring.write(i, [phys, 0]);
-                        rx_slots[i % RXN] = Some(buf);
-                        i = (i + 1) & mask;
-                    }
-                    k += 1;
-                }
-                // Fewer than the ring holds were posted.
-                n = i.wrapping_sub(first) & mask;
-                c = (c + k) & tx_mask;
-                used -= k;
-            }
-            None => {
-                // Descriptor done, as in `tx_reclaim`.
-                while n < budget && used > 0 {
-                    let (data, taken) = if tx_slots[c % TXN].is_some() {
-                        (c, 1)
-                    } else if used >= 2 {
-                        ((c + 1) & tx_mask, 2)
-                    } else {
-                        // An empty slot is a context descriptor, always
-                        // followed by data.
-                        result = Err(ErrorKind::DeviceFault);
-                        break;
-                    };
-                    if (tx_ring.read_hi(data) >> 32) as u32 & tx::STA_DD == 0 {
-                        break;
-                    }
-                    let slot = &mut tx_slots[data % TXN];
-                    let Some(mut buf) = slot.take() else {
-                        result = Err(ErrorKind::DeviceFault);
-                        break;
-                    };
+        let first = i;
+        // `k` counts the transmit slots passed, `n` the buffers posted
+        // (fewer than the ring holds).
+        let (k, n) = if HEAD {
+            // Every slot before the validated head is done; context
+            // slots hold no buffer and are passed over. At most
+            // `budget` slots are passed: each holds at most one buffer,
+            // so every buffer taken has a receive descriptor (a context
+            // slot among them leaves a buffer for the next call).
+            let limit = left.min(budget);
+            let mut k = 0;
+            while k < limit {
+                let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
+                if let Some(mut buf) = slot.take() {
+                    // As in `refill`: device writes stay in the data area.
                     let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
                         *slot = Some(buf);
                         result = Err(ErrorKind::InvalidArgument);
@@ -541,15 +531,52 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                     };
                     rx_ring.write(i, [phys, 0]);
                     rx_slots[i % RXN] = Some(buf);
-                    c = (data + 1) & tx_mask;
-                    used -= taken;
                     i = (i + 1) & mask;
-                    n += 1;
                 }
+                k += 1;
             }
-        }
-        self.tx_clean = c;
-        self.tx_used = used;
+            (k, i.wrapping_sub(first) & mask)
+        } else {
+            // Descriptor done, as in `tx_reclaim`; at most `budget`
+            // slots are passed, as above.
+            let limit = used.min(budget);
+            let mut k = 0;
+            while k < limit {
+                let t = (c + k) & tx_mask;
+                let slot = &mut tx_slots[t % TXN];
+                let Some(mut buf) = slot.take() else {
+                    // A context descriptor: done with the data
+                    // descriptor after it, and only then passed.
+                    match Self::context_done(tx_ring, k, used, t) {
+                        Ok(true) => {
+                            k += 1;
+                            continue;
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                };
+                if (tx_ring.read_hi(t) >> 32) as u32 & tx::STA_DD == 0 {
+                    *slot = Some(buf);
+                    break;
+                }
+                let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
+                    *slot = Some(buf);
+                    result = Err(ErrorKind::InvalidArgument);
+                    break;
+                };
+                rx_ring.write(i, [phys, 0]);
+                rx_slots[i % RXN] = Some(buf);
+                i = (i + 1) & mask;
+                k += 1;
+            }
+            (k, i.wrapping_sub(first) & mask)
+        };
+        self.tx_clean = (c + k) & tx_mask;
+        self.tx_used = used - k;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -845,39 +872,42 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         // written back (§7.2.3.5.1).
         let ring = self.tx.bounded::<TXN>();
         let mask = ring.mask;
-        let mut clean = self.tx_clean;
-        let mut used = self.tx_used;
+        let c = self.tx_clean;
+        let used = self.tx_used;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
-        // `fill_from` asks only while `done` has room.
+        // `k` counts the transmit slots passed; `fill_from` asks only while
+        // `done` has room.
+        let mut k = 0;
         let n = done.fill_from(usize::MAX, || {
-            if used == 0 {
-                return None;
+            while k < used {
+                let t = (c + k) & mask;
+                let slot = &mut slots[t % TXN];
+                let Some(buf) = slot.take() else {
+                    // A context descriptor, passed with its frame.
+                    match Self::context_done(ring, k, used, t) {
+                        Ok(true) => {
+                            k += 1;
+                            continue;
+                        }
+                        Ok(false) => return None,
+                        Err(e) => {
+                            result = Err(e);
+                            return None;
+                        }
+                    }
+                };
+                if (ring.read_hi(t) >> 32) as u32 & tx::STA_DD == 0 {
+                    *slot = Some(buf);
+                    return None;
+                }
+                k += 1;
+                return Some(buf);
             }
-            // A slot without a buffer is a context descriptor, completed
-            // with the data descriptor after it.
-            let (data, taken) = if slots[clean % TXN].is_some() {
-                (clean, 1)
-            } else if used >= 2 {
-                ((clean + 1) & mask, 2)
-            } else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            let sta = (ring.read_hi(data) >> 32) as u32;
-            if sta & tx::STA_DD == 0 {
-                return None;
-            }
-            let Some(buf) = slots[data % TXN].take() else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            clean = (data + 1) & mask;
-            used -= taken;
-            Some(buf)
+            None
         });
-        self.tx_clean = clean;
-        self.tx_used = used;
+        self.tx_clean = (c + k) & mask;
+        self.tx_used = used - k;
         result.map(|()| n)
     }
 
