@@ -1,6 +1,7 @@
 //! Queue drivers: one per RX/TX queue pair, owning only its ring registers
 //! and ring memory.
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::{Ordering, fence};
 
@@ -243,6 +244,46 @@ impl RingView {
 // SAFETY: the ring pointer refers to the owned `region`, which is `Send`.
 unsafe impl Send for Ring {}
 
+/// Receive buffers by ring slot. A slot holds a buffer exactly when it is
+/// posted (in `rx_next..rx_next + rx_posted`, modulo the ring length): that
+/// range is the only record, so taking a received buffer is one load and
+/// posting one a store.
+struct RxSlots<const N: usize>([MaybeUninit<PacketBuf>; N]);
+
+impl<const N: usize> RxSlots<N> {
+    const fn new() -> Self {
+        Self([const { MaybeUninit::uninit() }; N])
+    }
+
+    /// Moves the buffer out of slot `i % N`.
+    ///
+    /// # Safety
+    /// The slot is posted (holds a buffer), and the caller treats it as not
+    /// posted from now on (advances `rx_next` or shrinks `rx_posted` past
+    /// it), so the buffer is moved out once.
+    #[inline(always)]
+    unsafe fn take(&mut self, i: usize) -> PacketBuf {
+        // SAFETY: the caller guarantees that the slot holds a buffer that is
+        // not read again.
+        unsafe { self.0[i % N].assume_init_read() }
+    }
+
+    /// Puts `buf` into slot `i % N`, which the caller posts. A slot that
+    /// still held a buffer would leak it, never duplicate it.
+    #[inline(always)]
+    fn put(&mut self, i: usize, buf: PacketBuf) {
+        self.0[i % N].write(buf);
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for RxSlots<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RxSlots")
+            .field("slots", &N)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the card hands a new queue driver.
 #[derive(Debug)]
 pub(crate) struct QueueParts {
@@ -267,7 +308,7 @@ pub struct IxgbeQueue<R, const RXN: usize, const TXN: usize> {
     regs: R,
     index: u16,
     rx: Ring,
-    rx_bufs: [Option<PacketBuf>; RXN],
+    rx_bufs: RxSlots<RXN>,
     rx_buf_len: u32,
     /// Next slot to complete.
     rx_next: usize,
@@ -295,7 +336,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             regs,
             index: p.index,
             rx: Ring::new(p.rx_ring, p.rx_len),
-            rx_bufs: [const { None }; RXN],
+            rx_bufs: RxSlots::new(),
             rx_buf_len: p.rx_buf_len,
             rx_next: 0,
             rx_posted: 0,
@@ -530,7 +571,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         break;
                     };
                     rx_ring.write(i, [phys, 0]);
-                    rx_slots[i % RXN] = Some(buf);
+                    rx_slots.put(i, buf);
                     i = (i + 1) & mask;
                 }
                 k += 1;
@@ -569,7 +610,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                     break;
                 };
                 rx_ring.write(i, [phys, 0]);
-                rx_slots[i % RXN] = Some(buf);
+                rx_slots.put(i, buf);
                 i = (i + 1) & mask;
                 k += 1;
             }
@@ -623,12 +664,9 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 result = Err(ErrorKind::DeviceFault);
                 return None;
             }
-            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
-            // two) and needs no bounds check.
-            let Some(mut buf) = slots[i % RXN].take() else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
+            // SAFETY: `fill_from` asks at most `posted` times, so slot `i`
+            // is posted; `rx_next` moves past it below.
+            let mut buf = unsafe { slots.take(i) };
             // SAFETY: `len <= buf_len`, and `refill` and `recycle` posted
             // only buffers with at least `buf_len` bytes after the headroom,
             // which nothing changed since (the driver owns the buffer).
@@ -685,19 +723,16 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         fence(Ordering::Acquire);
         for _ in 0..k {
             let from = self.rx_next;
-            let buf = self.rx_bufs[from % RXN].take();
+            // SAFETY: `k <= rx_posted`, so `from` is posted; `rx_next` moves
+            // past it right after.
+            let buf = unsafe { self.rx_bufs.take(from) };
             ring.clear_hi(from);
             self.rx_next = (from + 1) & mask;
-            // Posted again at the tail: the ring holds as many as before.
+            // Posted again at the tail (the first slot not posted): the ring
+            // holds as many as before.
             let to = (self.rx_next + self.rx_posted - 1) & mask;
-            if let Some(buf) = buf {
-                ring.write(to, [buf.phys_addr(), 0]);
-                self.rx_bufs[to % RXN] = Some(buf);
-            } else {
-                // No buffer behind a posted slot cannot happen (refill fills
-                // both together); the slot simply leaves the ring.
-                self.rx_posted -= 1;
-            }
+            ring.write(to, [buf.phys_addr(), 0]);
+            self.rx_bufs.put(to, buf);
         }
         self.rx_chains_dropped += 1;
         fence(Ordering::Release);
@@ -782,7 +817,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 return Err(buf);
             }
             ring.write(i, [buf.phys_addr(), 0]);
-            slots[i % RXN] = Some(buf);
+            slots.put(i, buf);
             i = (i + 1) & mask;
             Ok(())
         });
@@ -948,7 +983,23 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         self.stopped = true;
         let mut n = 0;
-        for slot in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {
+        let mask = self.rx.mask;
+        while self.rx_posted > 0 && !out.is_full() {
+            // SAFETY: `rx_next` is posted (`rx_posted > 0`) and leaves the
+            // posted range right after.
+            let buf = unsafe { self.rx_bufs.take(self.rx_next) };
+            self.rx_next = (self.rx_next + 1) & mask;
+            self.rx_posted -= 1;
+            if let Err(buf) = out.push_back(buf) {
+                // Cannot happen (`out` has room); the slot is posted again.
+                self.rx_next = self.rx_next.wrapping_sub(1) & mask;
+                self.rx_posted += 1;
+                self.rx_bufs.put(self.rx_next, buf);
+                break;
+            }
+            n += 1;
+        }
+        for slot in self.tx_bufs.iter_mut() {
             if out.is_full() {
                 break;
             }
@@ -959,9 +1010,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 }
                 n += 1;
             }
-        }
-        if self.rx_bufs.iter().all(Option::is_none) {
-            self.rx_posted = 0;
         }
         if self.tx_bufs.iter().all(Option::is_none) {
             self.tx_used = 0;
