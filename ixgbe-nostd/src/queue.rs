@@ -213,6 +213,20 @@ impl RingView {
         })
     }
 
+    /// The upper half of the second word: a transmit descriptor's
+    /// write-back status (STA in olinfo_status, §7.2.3.2.4).
+    #[inline(always)]
+    fn read_sta(&self, i: usize) -> u32 {
+        // SAFETY: as in `read_hi`; bytes 12..16 of the descriptor, 4-byte
+        // aligned, hold the little-endian upper half of its second word.
+        u32::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[1])
+                .cast::<u32>()
+                .add(1)
+                .read_volatile()
+        })
+    }
+
     #[inline(always)]
     fn read_lo(&self, i: usize) -> u64 {
         // SAFETY: as in `read_hi`.
@@ -421,23 +435,24 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
 
     /// `tx_burst` for a frame off the common path: a longer frame (only
     /// with an 802.1Q tag), a checksum offload (which may need a context
-    /// descriptor), or a full ring. Queues the frame at `t` (`end` is the
-    /// first descriptor not free) and returns the next free descriptor, or
+    /// descriptor), or a full ring. Queues the frame at `start + k` (`k` of
+    /// the `room` free descriptors are filled) and returns the new `k`, or
     /// gives the frame back (with `result` set when it is invalid).
     #[cold]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn tx_one_slow(
         buf: PacketBuf,
         ring: RingView,
         slots: &mut [Option<PacketBuf>; TXN],
         tx_ctx: &mut Option<TxContextKey>,
-        mut t: usize,
-        end: usize,
+        start: usize,
+        mut k: usize,
+        room: usize,
         result: &mut Result<(), ErrorKind>,
     ) -> Result<usize, PacketBuf> {
         let len = buf.len();
         let mask = ring.mask;
-        let free = end.wrapping_sub(t) & mask;
         // A longer frame only with an 802.1Q tag (4 bytes more).
         if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
             *result = Err(ErrorKind::InvalidArgument);
@@ -446,7 +461,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let mut popts = 0;
         match Self::tx_context(&buf) {
             None => {
-                if free == 0 {
+                if k >= room {
                     return Err(buf);
                 }
             }
@@ -458,21 +473,23 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                     return Err(buf);
                 }
                 let need_ctx = Some(key) != *tx_ctx;
-                if 1 + usize::from(need_ctx) > free {
+                if k + 1 + usize::from(need_ctx) > room {
                     return Err(buf);
                 }
                 if need_ctx {
+                    let t = (start + k) & mask;
                     ring.write(t, desc::to_words(&Self::context(key)));
                     slots[t % TXN] = None;
-                    t = (t + 1) & mask;
+                    k += 1;
                     *tx_ctx = Some(key);
                 }
                 popts = Self::popts(key);
             }
         }
+        let t = (start + k) & mask;
         ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
         slots[t % TXN] = Some(buf);
-        Ok((t + 1) & mask)
+        Ok(k + 1)
     }
 
     /// Whether the context descriptor in transmit slot `t` (the `k`-th of
@@ -486,7 +503,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         if k + 1 >= used {
             return Err(ErrorKind::DeviceFault);
         }
-        Ok((ring.read_hi(t + 1) >> 32) as u32 & tx::STA_DD != 0)
+        Ok(ring.read_sta(t + 1) & tx::STA_DD != 0)
     }
 
     /// How many transmit slots the device reports done: the validated head
@@ -559,10 +576,10 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // `budget` slots are passed: each holds at most one buffer,
             // so every buffer taken has a receive descriptor (a context
             // slot among them leaves a buffer for the next call).
-            let limit = left.min(budget);
-            let mut k = 0;
-            while k < limit {
-                let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
+            let end = c + left.min(budget);
+            let mut j = c;
+            while j < end {
+                let slot = &mut tx_slots[(j & tx_mask) % TXN];
                 if let Some(mut buf) = slot.take() {
                     // As in `refill`: device writes stay in the data area.
                     let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
@@ -574,23 +591,24 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                     rx_slots.put(i, buf);
                     i = (i + 1) & mask;
                 }
-                k += 1;
+                j += 1;
             }
-            (k, i.wrapping_sub(first) & mask)
+            (j - c, i.wrapping_sub(first) & mask)
         } else {
             // Descriptor done, as in `tx_reclaim`; at most `budget`
             // slots are passed, as above.
-            let limit = used.min(budget);
-            let mut k = 0;
-            while k < limit {
-                let t = (c + k) & tx_mask;
+            // `j` runs over the slots passed, `c..c + k`, unmasked.
+            let end = c + used.min(budget);
+            let mut j = c;
+            while j < end {
+                let t = j & tx_mask;
                 let slot = &mut tx_slots[t % TXN];
                 let Some(mut buf) = slot.take() else {
                     // A context descriptor: done with the data
                     // descriptor after it, and only then passed.
-                    match Self::context_done(tx_ring, k, used, t) {
+                    match Self::context_done(tx_ring, j - c, used, t) {
                         Ok(true) => {
-                            k += 1;
+                            j += 1;
                             continue;
                         }
                         Ok(false) => break,
@@ -600,7 +618,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                         }
                     }
                 };
-                if (tx_ring.read_hi(t) >> 32) as u32 & tx::STA_DD == 0 {
+                if tx_ring.read_sta(t) & tx::STA_DD == 0 {
                     *slot = Some(buf);
                     break;
                 }
@@ -612,8 +630,9 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
                 rx_ring.write(i, [phys, 0]);
                 rx_slots.put(i, buf);
                 i = (i + 1) & mask;
-                k += 1;
+                j += 1;
             }
+            let k = j - c;
             (k, i.wrapping_sub(first) & mask)
         };
         self.tx_clean = (c + k) & tx_mask;
@@ -839,15 +858,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let ring = self.tx.view;
+        let ring = self.tx.bounded::<TXN>();
         let mask = ring.mask;
-        let start = (self.tx_clean + self.tx_used) & mask;
-        // Free descriptors, from `start` up to `end` (exclusive): fewer than
-        // the ring holds, so `t == end` exactly when they are all filled.
+        let start = self.tx_clean + self.tx_used;
+        // Free descriptors; `k` counts those filled (data and context).
         let room = mask - self.tx_used;
-        let end = (start + room) & mask;
-        // The next descriptor to fill (data or context).
-        let mut t = start;
+        let mut k = 0;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
@@ -855,25 +871,26 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             let len = buf.len();
             // The common case in three compares: a free descriptor,
             // MIN_TX_LEN..=MAX_TX_FRAME (one compare), no offload.
-            if t != end
+            if k < room
                 && len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
                 && buf.tx().flags.is_empty()
             {
+                let t = (start + k) & mask;
                 ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
                 slots[t % TXN] = Some(buf);
-                t = (t + 1) & mask;
+                k += 1;
                 return Ok(());
             }
-            let next = Self::tx_one_slow(buf, ring, slots, tx_ctx, t, end, &mut result)?;
-            t = next;
+            k = Self::tx_one_slow(buf, ring, slots, tx_ctx, start, k, room, &mut result)?;
             Ok(())
         });
-        self.tx_used += t.wrapping_sub(start) & mask;
+        self.tx_used += k;
         if n > 0 {
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
+            let tail = (start + k) & mask;
             self.regs
-                .write32(regs::tdt(usize::from(self.index)), t as u32);
+                .write32(regs::tdt(usize::from(self.index)), tail as u32);
         }
         result.map(|()| n)
     }
@@ -932,7 +949,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                         }
                     }
                 };
-                if (ring.read_hi(t) >> 32) as u32 & tx::STA_DD == 0 {
+                if ring.read_sta(t) & tx::STA_DD == 0 {
                     *slot = Some(buf);
                     return None;
                 }
