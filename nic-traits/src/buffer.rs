@@ -168,6 +168,17 @@ fn decode_plain(raw: &[u64; 2]) -> RxMeta {
 /// The tag is the host's name for the buffer (for example its index in a pool),
 /// carried unchanged so a host can check that what comes back is what it gave.
 ///
+/// # Receive metadata
+///
+/// A driver does not translate every received frame's metadata: it stores
+/// the device's write-back words as they are, with its [`RxDecoder`]
+/// ([`set_rx_raw`](Self::set_rx_raw), three stores), and
+/// [`rx`](Self::rx) decodes them into [`RxMeta`] when asked. A stack that
+/// looks at the metadata of few frames pays for few; one that asks for every
+/// frame's pays a call through the decoder per frame instead. The decoder is
+/// a code pointer kept in the header, which only the CPU writes (the device
+/// invariant above).
+///
 /// # Examples
 ///
 /// ```
