@@ -651,18 +651,20 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     /// also says whether it stopped at a completed descriptor without EOP.
     #[inline(always)]
     fn rx_once<const N: usize>(&mut self, out: &mut Batch<N>) -> (Result<usize, ErrorKind>, bool) {
-        let ring = self.rx.view;
+        let ring = self.rx.bounded::<RXN>();
         let mask = ring.mask;
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
-        let mut i = self.rx_next;
+        let next = self.rx_next;
         let posted = self.rx_posted;
         let mut result = Ok(());
         let mut chain = false;
-        // `fill_from` asks at most `posted` times and only while `out` has
-        // room, so only posted slots are looked at and every buffer taken
-        // from the ring has a place.
+        // `k` counts the frames taken. `fill_from` asks at most `posted`
+        // times and only while `out` has room, so only posted slots are
+        // looked at and every buffer taken from the ring has a place.
+        let mut k = 0;
         let n = out.fill_from(posted, || {
+            let i = (next + k) & mask;
             let hi = ring.read_hi(i);
             // The common case, DD and EOP set, in one test; without DD the
             // ring has no more frames, without EOP the descriptor starts a
@@ -694,9 +696,10 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             buf.set_rx_raw([lo, hi], decode_rx_writeback);
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
-            i = (i + 1) & mask;
+            k += 1;
             Some(buf)
         });
+        let i = (next + n) & mask;
         self.rx_next = i;
         self.rx_posted = posted - n;
         if let Err(e) = result {
