@@ -148,6 +148,17 @@ struct TxContextKey {
     l3_len: u16,
 }
 
+/// Why a pass of `tx_burst` over the batch ended.
+#[derive(Debug, Clone, Copy)]
+enum TxStop {
+    /// The batch is empty or every free descriptor is filled.
+    Done,
+    /// The front frame cannot be sent (length, header lengths).
+    Invalid,
+    /// The front frame needs this checksum context first.
+    Context(TxContextKey),
+}
+
 /// A ring of descriptors in DMA memory seen as `[u64; 2]` words.
 #[derive(Debug)]
 struct Ring {
@@ -434,59 +445,43 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     }
 
     /// `tx_burst` for a frame off the common path: a longer frame (only
-    /// with an 802.1Q tag), a checksum offload (which may need a context
-    /// descriptor), or a full ring. Queues the frame at `start + k` (`k` of
-    /// the `room` free descriptors are filled) and returns the new `k`, or
-    /// gives the frame back (with `result` set when it is invalid).
+    /// with an 802.1Q tag) or a checksum offload. Queues the frame at
+    /// `start + k` (the caller guarantees that descriptor is free) and
+    /// returns the new `k`; or gives the frame back with `stop` saying why:
+    /// it is invalid, or it needs a new context descriptor (`tx_ctx` is the
+    /// context the device holds).
     #[cold]
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
     fn tx_one_slow(
         buf: PacketBuf,
         ring: RingView,
         slots: &mut [Option<PacketBuf>; TXN],
-        tx_ctx: &mut Option<TxContextKey>,
+        tx_ctx: Option<TxContextKey>,
         start: usize,
-        mut k: usize,
-        room: usize,
-        result: &mut Result<(), ErrorKind>,
+        k: usize,
+        stop: &mut TxStop,
     ) -> Result<usize, PacketBuf> {
         let len = buf.len();
-        let mask = ring.mask;
         // A longer frame only with an 802.1Q tag (4 bytes more).
         if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
-            *result = Err(ErrorKind::InvalidArgument);
+            *stop = TxStop::Invalid;
             return Err(buf);
         }
         let mut popts = 0;
-        match Self::tx_context(&buf) {
-            None => {
-                if k >= room {
-                    return Err(buf);
-                }
+        if let Some(key) = Self::tx_context(&buf) {
+            // IPLEN is 9 bits and MACLEN 7 in the context descriptor
+            // (§7.2.3.2.3): longer headers cannot be described.
+            if key.l3_len > 0x1FF || key.l2_len > 0x7F {
+                *stop = TxStop::Invalid;
+                return Err(buf);
             }
-            Some(key) => {
-                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
-                // (§7.2.3.2.3): longer headers cannot be described.
-                if key.l3_len > 0x1FF || key.l2_len > 0x7F {
-                    *result = Err(ErrorKind::InvalidArgument);
-                    return Err(buf);
-                }
-                let need_ctx = Some(key) != *tx_ctx;
-                if k + 1 + usize::from(need_ctx) > room {
-                    return Err(buf);
-                }
-                if need_ctx {
-                    let t = (start + k) & mask;
-                    ring.write(t, desc::to_words(&Self::context(key)));
-                    slots[t % TXN] = None;
-                    k += 1;
-                    *tx_ctx = Some(key);
-                }
-                popts = Self::popts(key);
+            if Some(key) != tx_ctx {
+                *stop = TxStop::Context(key);
+                return Err(buf);
             }
+            popts = Self::popts(key);
         }
-        let t = (start + k) & mask;
+        let t = (start + k) & ring.mask;
         ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
         slots[t % TXN] = Some(buf);
         Ok(k + 1)
@@ -867,26 +862,51 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         // Free descriptors; `k` counts those filled (data and context).
         let room = mask - self.tx_used;
         let mut k = 0;
+        let mut n = 0;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
-        let n = bufs.drain_into(usize::MAX, |buf| {
-            let len = buf.len();
-            // The common case in three compares: a free descriptor,
-            // MIN_TX_LEN..=MAX_TX_FRAME (one compare), no offload.
-            if k < room
-                && len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
-                && buf.tx().flags.is_empty()
-            {
-                let t = (start + k) & mask;
-                ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
-                slots[t % TXN] = Some(buf);
-                k += 1;
-                return Ok(());
+        // Passes over the batch, each taking at most one frame per free
+        // descriptor, so a frame that takes one descriptor always has it; a
+        // frame that needs a new context descriptor ends the pass, which
+        // writes the context and starts the next pass.
+        loop {
+            let mut stop = TxStop::Done;
+            n += bufs.drain_into(room - k, |buf| {
+                let len = buf.len();
+                // The common case in two compares: MIN_TX_LEN..=MAX_TX_FRAME
+                // (one compare), no offload.
+                if len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
+                    && buf.tx().flags.is_empty()
+                {
+                    let t = (start + k) & mask;
+                    ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
+                    slots[t % TXN] = Some(buf);
+                    k += 1;
+                    return Ok(());
+                }
+                k = Self::tx_one_slow(buf, ring, slots, *tx_ctx, start, k, &mut stop)?;
+                Ok(())
+            });
+            match stop {
+                TxStop::Done => break,
+                TxStop::Invalid => {
+                    result = Err(ErrorKind::InvalidArgument);
+                    break;
+                }
+                TxStop::Context(key) => {
+                    // The context and the frame's data descriptor.
+                    if k + 2 > room {
+                        break;
+                    }
+                    let t = (start + k) & mask;
+                    ring.write(t, desc::to_words(&Self::context(key)));
+                    slots[t % TXN] = None;
+                    k += 1;
+                    *tx_ctx = Some(key);
+                }
             }
-            k = Self::tx_one_slow(buf, ring, slots, tx_ctx, start, k, room, &mut result)?;
-            Ok(())
-        });
+        }
         self.tx_used += k;
         if n > 0 {
             // Descriptor stores must reach memory before the doorbell.
