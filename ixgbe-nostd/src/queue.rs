@@ -822,7 +822,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
         let room = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let mut result = Ok(());
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
         let n = bufs.drain_into(room, |buf| {
@@ -830,7 +829,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             // a buffer whose data area is smaller, so device writes never
             // leave the data area (the `PacketBuf` device invariant).
             if buf.writable_len() < buf_len {
-                result = Err(ErrorKind::InvalidArgument);
                 return Err(buf);
             }
             ring.write(i, [buf.phys_addr(), 0]);
@@ -845,7 +843,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             self.regs
                 .write32(regs::rdt(usize::from(self.index)), i as u32);
         }
-        result.map(|()| n)
+        // Stopped with room left and a buffer in front: the buffer was
+        // refused.
+        if n < room && !bufs.is_empty() {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        Ok(n)
     }
 
     fn rx_free(&self) -> usize {
