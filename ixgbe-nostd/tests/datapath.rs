@@ -733,3 +733,32 @@ fn frames_the_device_cannot_send_are_refused_and_stay_in_the_batch() {
     assert_eq!(sent[1].len(), 1514);
     assert_eq!(dev.model().counters.dma_faults, 0);
 }
+
+#[test]
+fn refill_refuses_a_buffer_too_small_for_the_device_and_keeps_the_order() {
+    let (_dev, dma, mut card) = card();
+    let mut q = card.queue(0, small_queue()).unwrap();
+    let mut good = pool(&dma, 70);
+    // 1024-byte buffers: less than the 2048 bytes the device may write.
+    let mut small = nic_traits::Dma::alloc(&dma, 1024, 4096)
+        .unwrap()
+        .into_buffers(1024, 0);
+    let mut b: Batch<4> = Batch::new();
+    b.push_back(good.pop().unwrap()).unwrap();
+    b.push_back(small.next().unwrap()).unwrap();
+    b.push_back(good.pop().unwrap()).unwrap();
+    assert_eq!(q.refill(&mut b), Err(ErrorKind::InvalidArgument));
+    assert_eq!(q.rx_free(), 62);
+    assert_eq!(b.len(), 2);
+    assert_eq!(b.front().unwrap().capacity(), 1024 - 64);
+    let refused = b.pop_front().unwrap();
+    assert_eq!(q.refill(&mut b).unwrap(), 1);
+    // A full ring is no error: the buffers stay.
+    let mut rest: Batch<64> = batch(good.drain(..61));
+    assert_eq!(q.refill(&mut rest).unwrap(), 61);
+    assert_eq!(q.rx_free(), 0);
+    b.push_back(refused).unwrap();
+    b.push_back(good.pop().unwrap()).unwrap();
+    assert_eq!(q.refill(&mut b).unwrap(), 0);
+    assert_eq!(b.len(), 2);
+}
