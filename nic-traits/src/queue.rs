@@ -288,12 +288,13 @@ impl<const N: usize> Batch<N> {
     #[inline]
     pub fn fill_from(&mut self, max: usize, mut next: impl FnMut() -> Option<PacketBuf>) -> usize {
         self.compact();
-        let start = self.len;
-        let end = start + max.min(N - start);
+        // The free slots after the held buffers (`len <= N`), at most `max`.
+        let spare = &mut self.slots[self.len.min(N)..];
+        let m = max.min(spare.len());
         let mut n = 0;
         // Buffers written but not yet counted (if `next` panics) are leaked,
         // never duplicated.
-        for slot in self.slots.get_mut(start..end).unwrap_or_default() {
+        for slot in &mut spare[..m] {
             let Some(buf) = next() else { break };
             slot.write(buf);
             n += 1;
@@ -317,12 +318,11 @@ impl<const N: usize> Batch<N> {
         // panics, the buffers not handed over are leaked, never duplicated.
         self.len = 0;
         self.head = 0;
-        let held = self
-            .slots
-            .get_mut(head..head + len.min(max))
-            .unwrap_or_default();
+        // The held slots (`head + len <= N`), at most `max`.
+        let held = &mut self.slots[head.min(N)..];
+        let m = len.min(max).min(held.len());
         let mut n = 0;
-        for slot in held {
+        for slot in &mut held[..m] {
             // SAFETY: the slot holds a buffer (it is in `head..head + len`),
             // moved out once: the slot counts as empty from here on unless
             // the buffer is written back below.
