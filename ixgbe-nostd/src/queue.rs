@@ -652,8 +652,9 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let slots = &mut self.rx_bufs;
         let next = self.rx_next;
         let posted = self.rx_posted;
-        let mut result = Ok(());
-        let mut chain = false;
+        // The status word of the descriptor that ended the loop (DD clear
+        // if none did): read once, classified after the loop.
+        let mut stop = 0u64;
         // `k` counts the frames taken. `fill_from` asks at most `posted`
         // times and only while `out` has room, so only posted slots are
         // looked at and every buffer taken from the ring has a place.
@@ -665,7 +666,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // ring has no more frames, without EOP the descriptor starts a
             // multi-descriptor frame (§7.1.6.2), left for `drop_rx_chain`.
             if !hi & u64::from(rx_status::DD | rx_status::EOP) != 0 {
-                chain = hi as u32 & rx_status::DD != 0;
+                stop = hi;
                 return None;
             }
             // The device writes DD last (§7.1.6.2): read the other word only
@@ -677,7 +678,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // A length beyond the posted buffer cannot be true: keep the
             // buffer.
             if len > buf_len {
-                result = Err(ErrorKind::DeviceFault);
+                stop = hi;
                 return None;
             }
             // SAFETY: `fill_from` asks at most `posted` times, so slot `i`
@@ -697,8 +698,11 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         let i = (next + n) & mask;
         self.rx_next = i;
         self.rx_posted = posted - n;
-        if let Err(e) = result {
-            return (Err(e), false);
+        let status = stop as u32;
+        let chain = status & rx_status::DD != 0 && status & rx_status::EOP == 0;
+        // DD and EOP with a length beyond the buffer.
+        if status & (rx_status::DD | rx_status::EOP) == rx_status::DD | rx_status::EOP {
+            return (Err(ErrorKind::DeviceFault), false);
         }
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
