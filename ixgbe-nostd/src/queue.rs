@@ -185,9 +185,7 @@ impl Ring {
             },
         }
     }
-}
 
-impl Ring {
     /// The view for a ring of at most `N` descriptors (every ring of a
     /// queue with slot arrays of `N`): the mask also bounded by `N - 1`, so
     /// the compiler sees that a masked ring index is a valid slot index and

@@ -101,7 +101,7 @@ struct Header {
     phys: PhysAddr,
     /// Offset of the first data byte in the data area (the headroom).
     head: u32,
-    /// Length of the data (next to `head`: one 8-byte store sets both).
+    /// Length of the data.
     len: u32,
     /// Size of the data area (headroom + data + tailroom).
     capacity: u32,
