@@ -20,6 +20,13 @@
 //! atomic (one store, like the MMIO store on hardware) and handed to the
 //! model after each driver call, so the model's work is not counted in the
 //! driver's; the model's own cost is counted under `forward::model_*`.
+//! Every round checks that the frames the model transmitted are the frames
+//! it received, unchanged and in order.
+//!
+//! The driver keeps each frame's receive write-back raw; a fourth argument
+//! `meta` makes the loop decode every frame's metadata (`PacketBuf::rx`) in
+//! `forward::user_meta`, counted with `--toggle-collect='forward::user_*'`.
+//! The argument `floor` runs the contract floor instead (`forward::floor_*`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -95,18 +102,31 @@ fn model_receive(dev: &I82599, frames: &[Vec<u8>]) {
 }
 
 #[inline(never)]
-fn model_doorbells(l: &Latched) {
+fn model_doorbells(l: &Latched) -> Vec<Vec<u8>> {
     for (reg, cell) in [(regs::rdt(0), &l.rdt), (regs::tdt(0), &l.tdt)] {
         let v = cell.swap(NONE, Ordering::Relaxed);
         if v != NONE {
             l.dev.write32(reg, v);
         }
     }
-    black_box(l.dev.model().take_transmitted());
+    l.dev.model().take_transmitted()
+}
+
+/// What a stack asks of the received frames' metadata (decoded on access
+/// from the raw write-back the driver kept): counted on its own, as
+/// `forward::user_*`, with the fourth argument `meta`.
+#[inline(never)]
+fn user_meta(b: &Batch<BURST>) -> u32 {
+    b.iter().fold(0, |a, buf| {
+        let m = buf.rx();
+        a ^ m.rss_hash ^ u32::from(m.flags.bits()) ^ u32::from(m.packet_type)
+    })
 }
 
 /// The contract's floor: the same four hand-overs per packet (slot to batch,
 /// batch to slot, twice) with no descriptor, register or validation work.
+/// The rings are `Option<PacketBuf>` slots (as the driver's transmit ring)
+/// indexed by free-running counters.
 struct Floor {
     rx: [Option<PacketBuf>; 512],
     tx: [Option<PacketBuf>; 512],
@@ -116,62 +136,55 @@ struct Floor {
     tx_tail: usize,
 }
 
+/// Moves up to `tail - next` buffers from `ring` (from `next` on) to `b`.
+#[inline(always)]
+fn floor_take(
+    ring: &mut [Option<PacketBuf>; 512],
+    next: &mut usize,
+    tail: usize,
+    b: &mut Batch<BURST>,
+) -> usize {
+    let mut k = *next;
+    let n = b.fill_from(tail.wrapping_sub(k), || {
+        let buf = ring[k % 512].take();
+        k = k.wrapping_add(1);
+        buf
+    });
+    *next = next.wrapping_add(n);
+    n
+}
+
+/// Moves every buffer of `b` into `ring` from `tail` on.
+#[inline(always)]
+fn floor_put(ring: &mut [Option<PacketBuf>; 512], tail: &mut usize, b: &mut Batch<BURST>) -> usize {
+    let mut t = *tail;
+    let n = b.drain_into(usize::MAX, |buf| {
+        ring[t % 512] = Some(buf);
+        t = t.wrapping_add(1);
+        Ok(())
+    });
+    *tail = t;
+    n
+}
+
 #[inline(never)]
 fn floor_rx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (rx, mut next, tail) = (&mut f.rx, f.rx_next, f.rx_tail);
-    let n = b.fill_from(usize::MAX, || {
-        while next != tail {
-            let buf = rx[next % 512].take();
-            next = (next + 1) % 512;
-            if buf.is_some() {
-                return buf;
-            }
-        }
-        None
-    });
-    f.rx_next = next;
-    n
+    floor_take(&mut f.rx, &mut f.rx_next, f.rx_tail, b)
 }
 
 #[inline(never)]
 fn floor_tx(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (tx, mut tail) = (&mut f.tx, f.tx_tail);
-    let n = b.drain_into(usize::MAX, |buf| {
-        tx[tail % 512] = Some(buf);
-        tail = (tail + 1) % 512;
-        Ok(())
-    });
-    f.tx_tail = tail;
-    n
+    floor_put(&mut f.tx, &mut f.tx_tail, b)
 }
 
 #[inline(never)]
 fn floor_reclaim(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (tx, mut next, tail) = (&mut f.tx, f.tx_next, f.tx_tail);
-    let n = b.fill_from(usize::MAX, || {
-        while next != tail {
-            let buf = tx[next % 512].take();
-            next = (next + 1) % 512;
-            if buf.is_some() {
-                return buf;
-            }
-        }
-        None
-    });
-    f.tx_next = next;
-    n
+    floor_take(&mut f.tx, &mut f.tx_next, f.tx_tail, b)
 }
 
 #[inline(never)]
 fn floor_refill(f: &mut Floor, b: &mut Batch<BURST>) -> usize {
-    let (rx, mut tail) = (&mut f.rx, f.rx_tail);
-    let n = b.drain_into(usize::MAX, |buf| {
-        rx[tail % 512] = Some(buf);
-        tail = (tail + 1) % 512;
-        Ok(())
-    });
-    f.rx_tail = tail;
-    n
+    floor_put(&mut f.rx, &mut f.rx_tail, b)
 }
 
 /// Runs the floor loop: `rounds` rounds of 32 buffers.
@@ -216,6 +229,7 @@ fn main() {
         _ => TxCompletion::DescriptorDone,
     };
     let recycle = std::env::args().nth(2).as_deref() == Some("recycle");
+    let meta = std::env::args().nth(4).as_deref() == Some("meta");
     let rounds: usize = std::env::args()
         .nth(3)
         .and_then(|s| s.parse().ok())
@@ -257,7 +271,7 @@ fn main() {
         drv_refill(&mut q, &mut b);
         assert!(b.is_empty());
     }
-    model_doorbells(&regs);
+    assert!(model_doorbells(&regs).is_empty());
     let frames: Vec<Vec<u8>> = (0..BURST as u8).map(frame).collect();
     let mut forwarded = 0usize;
     let mut batch: Batch<BURST> = Batch::new();
@@ -265,9 +279,13 @@ fn main() {
     for _ in 0..rounds {
         model_receive(&dev, &frames);
         let n = drv_rx(&mut q, &mut batch);
+        if meta {
+            black_box(user_meta(&batch));
+        }
         let sent = drv_tx(&mut q, &mut batch);
         assert_eq!((n, sent), (BURST, BURST));
-        model_doorbells(&regs);
+        // Every frame received went out unchanged, in order.
+        assert_eq!(model_doorbells(&regs), frames);
         if recycle {
             assert_eq!(drv_recycle(&mut q), BURST);
         } else {
@@ -279,7 +297,7 @@ fn main() {
             let posted = drv_refill(&mut q, &mut free);
             assert_eq!(posted, BURST);
         }
-        model_doorbells(&regs);
+        assert!(model_doorbells(&regs).is_empty());
         forwarded += sent;
     }
     let m = dev.model();

@@ -12,4 +12,4 @@ pub mod regs;
 
 pub use card::{Config, FdirMode, Ixgbe};
 pub use nic_traits::ErrorKind as Error;
-pub use queue::{IxgbeQueue, TxCompletion};
+pub use queue::{IxgbeQueue, TxCompletion, decode_rx_writeback};

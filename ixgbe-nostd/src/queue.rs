@@ -1,6 +1,7 @@
 //! Queue drivers: one per RX/TX queue pair, owning only its ring registers
 //! and ring memory.
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::{Ordering, fence};
 
@@ -72,9 +73,24 @@ const _: () = assert!(rx_status::L4I == 1 << 5 && rx_status::IPCS == 1 << 6);
 const _: () = assert!(rx_error::L4E == 1 << 30 && rx_error::IPE == 1 << 31);
 const _: () = assert!(rx_status::VP == 1 << 3 && rx_status::FLM == 1 << 2);
 
-/// Receive metadata from the write-back words (§7.1.6.2), without branches.
-#[inline(always)]
-fn rx_meta(lo: u64, hi: u64) -> RxMeta {
+/// Receive metadata from the advanced receive write-back words (§7.1.6.2),
+/// without branches: the [`RxDecoder`](nic_traits::RxDecoder) `rx_burst`
+/// stores with every received frame's raw write-back, so the translation
+/// costs only the frames whose metadata is asked for
+/// ([`PacketBuf::rx`]).
+///
+/// # Examples
+///
+/// ```
+/// use ixgbe_nostd::decode_rx_writeback;
+/// use nic_traits::RxFlags;
+/// // RSS type 2 (IPv4), hash 0x12345678; status DD|EOP|IPCS, length 60, VLAN 5.
+/// let meta = decode_rx_writeback(&[0x1234_5678_0000_0012, 0x0005_003c_0000_0043]);
+/// assert_eq!((meta.rss_hash, meta.vlan_tci, meta.packet_type), (0x1234_5678, 5, 1));
+/// assert_eq!(meta.flags, RxFlags::RSS_HASH | RxFlags::IPV4_CSUM_OK);
+/// ```
+pub fn decode_rx_writeback(raw: &[u64; 2]) -> RxMeta {
+    let [lo, hi] = *raw;
     let info = lo as u32;
     let status = hi as u32;
     let mut flags = STATUS_FLAGS[status_index(status)];
@@ -94,12 +110,14 @@ fn rx_meta(lo: u64, hi: u64) -> RxMeta {
 /// one whole frame: `AdvTxData` packed without a round trip through memory.
 #[inline(always)]
 fn data_descriptor(addr: u64, len: u32, popts: u32) -> [u64; 2] {
-    let cmd_type_len =
-        len | tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS;
-    let olinfo_status = (len << tx::PAYLEN_SHIFT) | popts;
+    const CMD: u32 = tx::DTYP_DATA | tx::DCMD_DEXT | tx::DCMD_IFCS | tx::DCMD_EOP | tx::DCMD_RS;
+    // DTALEN (15:0) and PAYLEN (63:46) are both `len` (below 2^14, so the
+    // fields do not overlap): one multiplication places it twice.
+    const TWICE: u64 = 1 | (1 << (32 + tx::PAYLEN_SHIFT));
+    debug_assert!(len <= MAX_TX_LEN);
     [
         addr,
-        u64::from(cmd_type_len) | (u64::from(olinfo_status) << 32),
+        (u64::from(len) * TWICE) | u64::from(CMD) | (u64::from(popts) << 32),
     ]
 }
 
@@ -130,6 +148,17 @@ struct TxContextKey {
     l3_len: u16,
 }
 
+/// Why a pass of `tx_burst` over the batch ended.
+#[derive(Debug, Clone, Copy)]
+enum TxStop {
+    /// The batch is empty or every free descriptor is filled.
+    Done,
+    /// The front frame cannot be sent (length, header lengths).
+    Invalid,
+    /// The front frame needs this checksum context first.
+    Context(TxContextKey),
+}
+
 /// A ring of descriptors in DMA memory seen as `[u64; 2]` words.
 #[derive(Debug)]
 struct Ring {
@@ -156,6 +185,18 @@ impl Ring {
             },
         }
     }
+
+    /// The view for a ring of at most `N` descriptors (every ring of a
+    /// queue with slot arrays of `N`): the mask also bounded by `N - 1`, so
+    /// the compiler sees that a masked ring index is a valid slot index and
+    /// drops the second mask and the bounds check.
+    #[inline(always)]
+    fn bounded<const N: usize>(&self) -> RingView {
+        RingView {
+            base: self.view.base,
+            mask: self.view.mask & (N - 1),
+        }
+    }
 }
 
 impl core::ops::Deref for Ring {
@@ -178,6 +219,20 @@ impl RingView {
         // aligned; the device may write it concurrently, hence volatile.
         u64::from_le(unsafe {
             (&raw const (*self.base.as_ptr().add(i & self.mask))[1]).read_volatile()
+        })
+    }
+
+    /// The upper half of the second word: a transmit descriptor's
+    /// write-back status (STA in olinfo_status, §7.2.3.2.4).
+    #[inline(always)]
+    fn read_sta(&self, i: usize) -> u32 {
+        // SAFETY: as in `read_hi`; bytes 12..16 of the descriptor, 4-byte
+        // aligned, hold the little-endian upper half of its second word.
+        u32::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[1])
+                .cast::<u32>()
+                .add(1)
+                .read_volatile()
         })
     }
 
@@ -212,6 +267,46 @@ impl RingView {
 // SAFETY: the ring pointer refers to the owned `region`, which is `Send`.
 unsafe impl Send for Ring {}
 
+/// Receive buffers by ring slot. A slot holds a buffer exactly when it is
+/// posted (in `rx_next..rx_next + rx_posted`, modulo the ring length): that
+/// range is the only record, so taking a received buffer is one load and
+/// posting one a store.
+struct RxSlots<const N: usize>([MaybeUninit<PacketBuf>; N]);
+
+impl<const N: usize> RxSlots<N> {
+    const fn new() -> Self {
+        Self([const { MaybeUninit::uninit() }; N])
+    }
+
+    /// Moves the buffer out of slot `i % N`.
+    ///
+    /// # Safety
+    /// The slot is posted (holds a buffer), and the caller treats it as not
+    /// posted from now on (advances `rx_next` or shrinks `rx_posted` past
+    /// it), so the buffer is moved out once.
+    #[inline(always)]
+    unsafe fn take(&mut self, i: usize) -> PacketBuf {
+        // SAFETY: the caller guarantees that the slot holds a buffer that is
+        // not read again.
+        unsafe { self.0[i % N].assume_init_read() }
+    }
+
+    /// Puts `buf` into slot `i % N`, which the caller posts. A slot that
+    /// still held a buffer would leak it, never duplicate it.
+    #[inline(always)]
+    fn put(&mut self, i: usize, buf: PacketBuf) {
+        self.0[i % N].write(buf);
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for RxSlots<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RxSlots")
+            .field("slots", &N)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the card hands a new queue driver.
 #[derive(Debug)]
 pub(crate) struct QueueParts {
@@ -236,7 +331,7 @@ pub struct IxgbeQueue<R, const RXN: usize, const TXN: usize> {
     regs: R,
     index: u16,
     rx: Ring,
-    rx_bufs: [Option<PacketBuf>; RXN],
+    rx_bufs: RxSlots<RXN>,
     rx_buf_len: u32,
     /// Next slot to complete.
     rx_next: usize,
@@ -264,7 +359,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             regs,
             index: p.index,
             rx: Ring::new(p.rx_ring, p.rx_len),
-            rx_bufs: [const { None }; RXN],
+            rx_bufs: RxSlots::new(),
             rx_buf_len: p.rx_buf_len,
             rx_next: 0,
             rx_posted: 0,
@@ -347,6 +442,63 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         popts
     }
 
+    /// `tx_burst` for a frame off the common path: a longer frame (only
+    /// with an 802.1Q tag) or a checksum offload. Queues the frame at
+    /// `start + k` (the caller guarantees that descriptor is free) and
+    /// returns the new `k`; or gives the frame back with `stop` saying why:
+    /// it is invalid, or it needs a new context descriptor (`tx_ctx` is the
+    /// context the device holds).
+    #[cold]
+    #[inline(never)]
+    fn tx_one_slow(
+        buf: PacketBuf,
+        ring: RingView,
+        slots: &mut [Option<PacketBuf>; TXN],
+        tx_ctx: Option<TxContextKey>,
+        start: usize,
+        k: usize,
+        stop: &mut TxStop,
+    ) -> Result<usize, PacketBuf> {
+        let len = buf.len();
+        // A longer frame only with an 802.1Q tag (4 bytes more).
+        if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
+            *stop = TxStop::Invalid;
+            return Err(buf);
+        }
+        let mut popts = 0;
+        if let Some(key) = Self::tx_context(&buf) {
+            // IPLEN is 9 bits and MACLEN 7 in the context descriptor
+            // (§7.2.3.2.3): longer headers cannot be described.
+            if key.l3_len > 0x1FF || key.l2_len > 0x7F {
+                *stop = TxStop::Invalid;
+                return Err(buf);
+            }
+            if Some(key) != tx_ctx {
+                *stop = TxStop::Context(key);
+                return Err(buf);
+            }
+            popts = Self::popts(key);
+        }
+        let t = (start + k) & ring.mask;
+        ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
+        slots[t % TXN] = Some(buf);
+        Ok(k + 1)
+    }
+
+    /// Whether the context descriptor in transmit slot `t` (the `k`-th of
+    /// the `used` slots in use) is done: when the data descriptor after it
+    /// has DD set (§7.2.3.5.1; the context itself reports no status). A
+    /// context descriptor is always followed by its data descriptor, so one
+    /// in the last slot in use cannot be.
+    #[cold]
+    #[inline(never)]
+    fn context_done(ring: RingView, k: usize, used: usize, t: usize) -> Result<bool, ErrorKind> {
+        if k + 1 >= used {
+            return Err(ErrorKind::DeviceFault);
+        }
+        Ok(ring.read_sta(t + 1) & tx::STA_DD != 0)
+    }
+
     /// How many transmit slots the device reports done: the validated head
     /// write-back distance, or unbounded when each descriptor's DD decides.
     #[inline(always)]
@@ -378,85 +530,106 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let head_done = match self.completion {
-            TxCompletion::HeadWriteBack => Some(self.tx_done_budget()?),
-            TxCompletion::DescriptorDone => None,
-        };
-        let rx_ring = self.rx.view;
+        match self.completion {
+            TxCompletion::HeadWriteBack => {
+                let done = self.tx_done_budget()?;
+                self.recycle_done::<true>(headroom, done)
+            }
+            TxCompletion::DescriptorDone => self.recycle_done::<false>(headroom, usize::MAX),
+        }
+    }
+
+    /// `recycle` for one completion mode (`HEAD`: `left` slots are done by
+    /// the validated head write-back; otherwise each frame's DD decides),
+    /// compiled separately so each loop gets the registers to itself.
+    #[inline(never)]
+    fn recycle_done<const HEAD: bool>(
+        &mut self,
+        headroom: u32,
+        left: usize,
+    ) -> Result<usize, ErrorKind> {
+        let rx_ring = self.rx.bounded::<RXN>();
         let mask = rx_ring.mask;
         let budget = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let tx_ring = self.tx.view;
+        let tx_ring = self.tx.bounded::<TXN>();
         let tx_mask = tx_ring.mask;
-        let mut c = self.tx_clean;
-        let mut used = self.tx_used;
+        let c = self.tx_clean;
+        let used = self.tx_used;
         let buf_len = self.rx_buf_len;
         let tx_slots = &mut self.tx_bufs;
         let rx_slots = &mut self.rx_bufs;
-        let mut n = 0;
         let mut result = Ok(());
-        match head_done {
-            Some(left) => {
-                // Every slot before the validated head is done; context
-                // slots hold no buffer and are passed over. `k` counts the
-                // transmit slots passed.
-                let mut k = 0;
-                while k < left && n < budget {
-                    let slot = &mut tx_slots[((c + k) & tx_mask) % TXN];
-                    if let Some(buf) = slot.as_mut() {
-                        buf.reset(headroom);
-                        // As in `refill`: device writes stay in the data area.
-                        if buf.writable_len() < buf_len {
-                            result = Err(ErrorKind::InvalidArgument);
-                            break;
-                        }
-                        rx_ring.write(i, [buf.phys_addr(), 0]);
-                        rx_slots[i % RXN] = slot.take();
-                        i = (i + 1) & mask;
-                        n += 1;
-                    }
-                    k += 1;
-                }
-                c = (c + k) & tx_mask;
-                used -= k;
-            }
-            None => {
-                // Descriptor done, as in `tx_reclaim`.
-                while n < budget && used > 0 {
-                    let (data, taken) = if tx_slots[c % TXN].is_some() {
-                        (c, 1)
-                    } else if used >= 2 {
-                        ((c + 1) & tx_mask, 2)
-                    } else {
-                        // An empty slot is a context descriptor, always
-                        // followed by data.
-                        result = Err(ErrorKind::DeviceFault);
-                        break;
-                    };
-                    if (tx_ring.read_hi(data) >> 32) as u32 & tx::STA_DD == 0 {
-                        break;
-                    }
-                    let slot = &mut tx_slots[data % TXN];
-                    let Some(buf) = slot.as_mut() else {
-                        result = Err(ErrorKind::DeviceFault);
-                        break;
-                    };
-                    buf.reset(headroom);
-                    if buf.writable_len() < buf_len {
+        let first = i;
+        // `k` counts the transmit slots passed, `n` the buffers posted
+        // (fewer than the ring holds).
+        let (k, n) = if HEAD {
+            // Every slot before the validated head is done; context
+            // slots hold no buffer and are passed over. At most
+            // `budget` slots are passed: each holds at most one buffer,
+            // so every buffer taken has a receive descriptor (a context
+            // slot among them leaves a buffer for the next call).
+            let end = c + left.min(budget);
+            let mut j = c;
+            while j < end {
+                let slot = &mut tx_slots[(j & tx_mask) % TXN];
+                if let Some(mut buf) = slot.take() {
+                    // As in `refill`: device writes stay in the data area.
+                    let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
+                        *slot = Some(buf);
                         result = Err(ErrorKind::InvalidArgument);
                         break;
-                    }
-                    rx_ring.write(i, [buf.phys_addr(), 0]);
-                    rx_slots[i % RXN] = slot.take();
-                    c = (data + 1) & tx_mask;
-                    used -= taken;
+                    };
+                    rx_ring.write(i, [phys, 0]);
+                    rx_slots.put(i, buf);
                     i = (i + 1) & mask;
-                    n += 1;
                 }
+                j += 1;
             }
-        }
-        self.tx_clean = c;
-        self.tx_used = used;
+            (j - c, i.wrapping_sub(first) & mask)
+        } else {
+            // Descriptor done, as in `tx_reclaim`; at most `budget`
+            // slots are passed, as above.
+            // `j` runs over the slots passed, `c..c + k`, unmasked.
+            let end = c + used.min(budget);
+            let mut j = c;
+            while j < end {
+                let t = j & tx_mask;
+                let slot = &mut tx_slots[t % TXN];
+                let Some(mut buf) = slot.take() else {
+                    // A context descriptor: done with the data
+                    // descriptor after it, and only then passed.
+                    match Self::context_done(tx_ring, j - c, used, t) {
+                        Ok(true) => {
+                            j += 1;
+                            continue;
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                };
+                if tx_ring.read_sta(t) & tx::STA_DD == 0 {
+                    *slot = Some(buf);
+                    break;
+                }
+                let Ok(phys) = buf.reset_for_rx(headroom, buf_len) else {
+                    *slot = Some(buf);
+                    result = Err(ErrorKind::InvalidArgument);
+                    break;
+                };
+                rx_ring.write(i, [phys, 0]);
+                rx_slots.put(i, buf);
+                i = (i + 1) & mask;
+                j += 1;
+            }
+            let k = j - c;
+            (k, i.wrapping_sub(first) & mask)
+        };
+        self.tx_clean = (c + k) & tx_mask;
+        self.tx_used = used - k;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -471,21 +644,27 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     /// also says whether it stopped at a completed descriptor without EOP.
     #[inline(always)]
     fn rx_once<const N: usize>(&mut self, out: &mut Batch<N>) -> (Result<usize, ErrorKind>, bool) {
-        let mask = self.rx.mask;
+        let ring = self.rx.bounded::<RXN>();
+        let mask = ring.mask;
         let buf_len = self.rx_buf_len;
-        let ring = self.rx.view;
         let slots = &mut self.rx_bufs;
-        let mut i = self.rx_next;
+        let next = self.rx_next;
         let posted = self.rx_posted;
-        let mut result = Ok(());
-        let mut chain = false;
-        // `fill_from` asks at most `posted` times and only while `out` has
-        // room, so only posted slots are looked at and every buffer taken
-        // from the ring has a place.
+        // The status word of the descriptor that ended the loop (DD clear
+        // if none did): read once, classified after the loop.
+        let mut stop = 0u64;
+        // `k` counts the frames taken. `fill_from` asks at most `posted`
+        // times and only while `out` has room, so only posted slots are
+        // looked at and every buffer taken from the ring has a place.
+        let mut k = 0;
         let n = out.fill_from(posted, || {
+            let i = (next + k) & mask;
             let hi = ring.read_hi(i);
-            let status = hi as u32;
-            if status & rx_status::DD == 0 {
+            // The common case, DD and EOP set, in one test; without DD the
+            // ring has no more frames, without EOP the descriptor starts a
+            // multi-descriptor frame (§7.1.6.2), left for `drop_rx_chain`.
+            if !hi & u64::from(rx_status::DD | rx_status::EOP) != 0 {
+                stop = hi;
                 return None;
             }
             // The device writes DD last (§7.1.6.2): read the other word only
@@ -494,42 +673,34 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             fence(Ordering::Acquire);
             let lo = ring.read_lo(i);
             let len = (hi >> 32) as u16 as u32;
-            // The first descriptor of a multi-descriptor frame (no EOP,
-            // §7.1.6.2): left for `drop_rx_chain`.
-            if status & rx_status::EOP == 0 {
-                chain = true;
-                return None;
-            }
             // A length beyond the posted buffer cannot be true: keep the
             // buffer.
             if len > buf_len {
-                result = Err(ErrorKind::DeviceFault);
+                stop = hi;
                 return None;
             }
-            // `i % RXN` is `i` (rings are no larger than RXN, both powers of
-            // two) and needs no bounds check.
-            let slot = &mut slots[i % RXN];
-            let Some(mut buf) = slot.take() else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            // Cannot fail: refill accepted only buffers with room for
-            // `rx_buf_len` bytes.
-            if buf.set_len(len).is_err() {
-                *slot = Some(buf);
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            }
-            *buf.rx_mut() = rx_meta(lo, hi);
+            // SAFETY: `fill_from` asks at most `posted` times, so slot `i`
+            // is posted; `rx_next` moves past it below.
+            let mut buf = unsafe { slots.take(i) };
+            // SAFETY: `len <= buf_len`, and `refill` and `recycle` posted
+            // only buffers with at least `buf_len` bytes after the headroom,
+            // which nothing changed since (the driver owns the buffer).
+            unsafe { buf.set_len_unchecked(len) };
+            // The write-back as it is; `PacketBuf::rx` decodes it on demand.
+            buf.set_rx_raw([lo, hi], decode_rx_writeback);
             // Clear DD so a stale write-back is never taken for a new one.
             ring.clear_hi(i);
-            i = (i + 1) & mask;
+            k += 1;
             Some(buf)
         });
+        let i = (next + n) & mask;
         self.rx_next = i;
         self.rx_posted = posted - n;
-        if let Err(e) = result {
-            return (Err(e), false);
+        let status = stop as u32;
+        let chain = status & rx_status::DD != 0 && status & rx_status::EOP == 0;
+        // DD and EOP with a length beyond the buffer.
+        if status & (rx_status::DD | rx_status::EOP) == rx_status::DD | rx_status::EOP {
+            return (Err(ErrorKind::DeviceFault), false);
         }
         // The first slot not posted must not be done: a device that writes
         // DD there completed a descriptor it was never given.
@@ -552,7 +723,7 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
     /// sent one anyway would wedge the ring on its first descriptor.
     #[cold]
     fn drop_rx_chain(&mut self) -> bool {
-        let ring = self.rx.view;
+        let ring = self.rx.bounded::<RXN>();
         let mask = ring.mask;
         let mut k = 0;
         loop {
@@ -571,19 +742,16 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
         fence(Ordering::Acquire);
         for _ in 0..k {
             let from = self.rx_next;
-            let buf = self.rx_bufs[from % RXN].take();
+            // SAFETY: `k <= rx_posted`, so `from` is posted; `rx_next` moves
+            // past it right after.
+            let buf = unsafe { self.rx_bufs.take(from) };
             ring.clear_hi(from);
             self.rx_next = (from + 1) & mask;
-            // Posted again at the tail: the ring holds as many as before.
+            // Posted again at the tail (the first slot not posted): the ring
+            // holds as many as before.
             let to = (self.rx_next + self.rx_posted - 1) & mask;
-            if let Some(buf) = buf {
-                ring.write(to, [buf.phys_addr(), 0]);
-                self.rx_bufs[to % RXN] = Some(buf);
-            } else {
-                // No buffer behind a posted slot cannot happen (refill fills
-                // both together); the slot simply leaves the ring.
-                self.rx_posted -= 1;
-            }
+            ring.write(to, [buf.phys_addr(), 0]);
+            self.rx_bufs.put(to, buf);
         }
         self.rx_chains_dropped += 1;
         fence(Ordering::Release);
@@ -651,12 +819,11 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let ring = self.rx.view;
+        let ring = self.rx.bounded::<RXN>();
         let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
         let room = mask - self.rx_posted;
         let mut i = (self.rx_next + self.rx_posted) & mask;
-        let mut result = Ok(());
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
         let n = bufs.drain_into(room, |buf| {
@@ -664,11 +831,10 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             // a buffer whose data area is smaller, so device writes never
             // leave the data area (the `PacketBuf` device invariant).
             if buf.writable_len() < buf_len {
-                result = Err(ErrorKind::InvalidArgument);
                 return Err(buf);
             }
             ring.write(i, [buf.phys_addr(), 0]);
-            slots[i % RXN] = Some(buf);
+            slots.put(i, buf);
             i = (i + 1) & mask;
             Ok(())
         });
@@ -679,7 +845,12 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             self.regs
                 .write32(regs::rdt(usize::from(self.index)), i as u32);
         }
-        result.map(|()| n)
+        // Stopped with room left and a buffer in front: the buffer was
+        // refused.
+        if n < room && !bufs.is_empty() {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        Ok(n)
     }
 
     fn rx_free(&self) -> usize {
@@ -690,64 +861,62 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         if self.stopped {
             return Err(ErrorKind::InvalidState);
         }
-        let ring = self.tx.view;
+        let ring = self.tx.bounded::<TXN>();
         let mask = ring.mask;
         let start = self.tx_clean + self.tx_used;
         // Free descriptors; `k` counts those filled (data and context).
         let room = mask - self.tx_used;
         let mut k = 0;
+        let mut n = 0;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         let tx_ctx = &mut self.tx_ctx;
-        let n = bufs.drain_into(usize::MAX, |buf| {
-            let len = buf.len();
-            // MIN_TX_LEN..=MAX_TX_FRAME in one compare; a longer frame only
-            // with an 802.1Q tag (4 bytes more).
-            if len.wrapping_sub(MIN_TX_LEN) > MAX_TX_FRAME - MIN_TX_LEN && !tagged_fits(&buf) {
-                result = Err(ErrorKind::InvalidArgument);
-                return Err(buf);
-            }
-            let mut popts = 0;
-            if buf.tx().flags.is_empty() {
-                if k >= room {
-                    return Err(buf);
+        // Passes over the batch, each taking at most one frame per free
+        // descriptor, so a frame that takes one descriptor always has it; a
+        // frame that needs a new context descriptor ends the pass, which
+        // writes the context and starts the next pass.
+        loop {
+            let mut stop = TxStop::Done;
+            n += bufs.drain_into(room - k, |buf| {
+                let len = buf.len();
+                // The common case in two compares: MIN_TX_LEN..=MAX_TX_FRAME
+                // (one compare), no offload.
+                if len.wrapping_sub(MIN_TX_LEN) <= MAX_TX_FRAME - MIN_TX_LEN
+                    && buf.tx().flags.is_empty()
+                {
+                    let t = (start + k) & mask;
+                    ring.write(t, data_descriptor(buf.phys_addr(), len, 0));
+                    slots[t % TXN] = Some(buf);
+                    k += 1;
+                    return Ok(());
                 }
-            } else {
-                let key = Self::tx_context(&buf);
-                // IPLEN is 9 bits and MACLEN 7 in the context descriptor
-                // (§7.2.3.2.3): longer headers cannot be described.
-                if let Some(k) = key {
-                    if k.l3_len > 0x1FF || k.l2_len > 0x7F {
-                        result = Err(ErrorKind::InvalidArgument);
-                        return Err(buf);
+                k = Self::tx_one_slow(buf, ring, slots, *tx_ctx, start, k, &mut stop)?;
+                Ok(())
+            });
+            match stop {
+                TxStop::Done => break,
+                TxStop::Invalid => {
+                    result = Err(ErrorKind::InvalidArgument);
+                    break;
+                }
+                TxStop::Context(key) => {
+                    // The context and the frame's data descriptor.
+                    if k + 2 > room {
+                        break;
                     }
-                }
-                let need_ctx = key != *tx_ctx;
-                if k + 1 + usize::from(need_ctx) > room {
-                    return Err(buf);
-                }
-                if let Some(key) = key {
-                    if need_ctx {
-                        let t = (start + k) & mask;
-                        ring.write(t, desc::to_words(&Self::context(key)));
-                        slots[t % TXN] = None;
-                        k += 1;
-                        *tx_ctx = Some(key);
-                    }
-                    popts = Self::popts(key);
+                    let t = (start + k) & mask;
+                    ring.write(t, desc::to_words(&Self::context(key)));
+                    slots[t % TXN] = None;
+                    k += 1;
+                    *tx_ctx = Some(key);
                 }
             }
-            let t = (start + k) & mask;
-            ring.write(t, data_descriptor(buf.phys_addr(), len, popts));
-            slots[t % TXN] = Some(buf);
-            k += 1;
-            Ok(())
-        });
+        }
         self.tx_used += k;
         if n > 0 {
-            let tail = (start + k) & mask;
             // Descriptor stores must reach memory before the doorbell.
             fence(Ordering::Release);
+            let tail = (start + k) & mask;
             self.regs
                 .write32(regs::tdt(usize::from(self.index)), tail as u32);
         }
@@ -781,41 +950,44 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         // Descriptor done: each frame's data descriptor has its DD bit
         // written back (§7.2.3.5.1).
-        let ring = self.tx.view;
+        let ring = self.tx.bounded::<TXN>();
         let mask = ring.mask;
-        let mut clean = self.tx_clean;
-        let mut used = self.tx_used;
+        let c = self.tx_clean;
+        let used = self.tx_used;
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
-        // `fill_from` asks only while `done` has room.
+        // `k` counts the transmit slots passed; `fill_from` asks only while
+        // `done` has room.
+        let mut k = 0;
         let n = done.fill_from(usize::MAX, || {
-            if used == 0 {
-                return None;
+            while k < used {
+                let t = (c + k) & mask;
+                let slot = &mut slots[t % TXN];
+                let Some(buf) = slot.take() else {
+                    // A context descriptor, passed with its frame.
+                    match Self::context_done(ring, k, used, t) {
+                        Ok(true) => {
+                            k += 1;
+                            continue;
+                        }
+                        Ok(false) => return None,
+                        Err(e) => {
+                            result = Err(e);
+                            return None;
+                        }
+                    }
+                };
+                if ring.read_sta(t) & tx::STA_DD == 0 {
+                    *slot = Some(buf);
+                    return None;
+                }
+                k += 1;
+                return Some(buf);
             }
-            // A slot without a buffer is a context descriptor, completed
-            // with the data descriptor after it.
-            let (data, taken) = if slots[clean % TXN].is_some() {
-                (clean, 1)
-            } else if used >= 2 {
-                ((clean + 1) & mask, 2)
-            } else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            let sta = (ring.read_hi(data) >> 32) as u32;
-            if sta & tx::STA_DD == 0 {
-                return None;
-            }
-            let Some(buf) = slots[data % TXN].take() else {
-                result = Err(ErrorKind::DeviceFault);
-                return None;
-            };
-            clean = (data + 1) & mask;
-            used -= taken;
-            Some(buf)
+            None
         });
-        self.tx_clean = clean;
-        self.tx_used = used;
+        self.tx_clean = (c + k) & mask;
+        self.tx_used = used - k;
         result.map(|()| n)
     }
 
@@ -860,7 +1032,23 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         }
         self.stopped = true;
         let mut n = 0;
-        for slot in self.rx_bufs.iter_mut().chain(self.tx_bufs.iter_mut()) {
+        let mask = self.rx.mask;
+        while self.rx_posted > 0 && !out.is_full() {
+            // SAFETY: `rx_next` is posted (`rx_posted > 0`) and leaves the
+            // posted range right after.
+            let buf = unsafe { self.rx_bufs.take(self.rx_next) };
+            self.rx_next = (self.rx_next + 1) & mask;
+            self.rx_posted -= 1;
+            if let Err(buf) = out.push_back(buf) {
+                // Cannot happen (`out` has room); the slot is posted again.
+                self.rx_next = self.rx_next.wrapping_sub(1) & mask;
+                self.rx_posted += 1;
+                self.rx_bufs.put(self.rx_next, buf);
+                break;
+            }
+            n += 1;
+        }
+        for slot in self.tx_bufs.iter_mut() {
             if out.is_full() {
                 break;
             }
@@ -871,9 +1059,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 }
                 n += 1;
             }
-        }
-        if self.rx_bufs.iter().all(Option::is_none) {
-            self.rx_posted = 0;
         }
         if self.tx_bufs.iter().all(Option::is_none) {
             self.tx_used = 0;
@@ -911,6 +1096,90 @@ mod tests {
             f |= RxFlags::FILTER_MATCH;
         }
         f.bits()
+    }
+
+    /// The receive metadata the driver produced before it kept the raw
+    /// write-back: every field from the datasheet layout (§7.1.6.2).
+    fn naive_meta(lo: u64, hi: u64) -> RxMeta {
+        let wb: desc::AdvRxWb = desc::from_words([lo, hi]);
+        let info = wb.pkt_info.get();
+        let mut flags = RxFlags::from_bits_retain(naive(wb.status_error.get()));
+        if info & 0xF != rss_type::NONE {
+            flags |= RxFlags::RSS_HASH;
+        }
+        let ptype = ((info >> 4) & 0x1FFF) as u16;
+        if ptype & desc::packet_type::ETQF != 0 {
+            flags |= RxFlags::FILTER_MATCH;
+        }
+        RxMeta {
+            flags,
+            rss_hash: wb.rss.get(),
+            vlan_tci: wb.vlan.get(),
+            packet_type: ptype,
+        }
+    }
+
+    #[test]
+    fn lazy_decode_matches_the_write_back_for_every_bit_combination() {
+        let mem: &'static mut [u64] =
+            std::boxed::Box::leak(std::vec![0u64; 512 / 8].into_boxed_slice());
+        // SAFETY: leaked memory, owned by the region from now on.
+        let region = unsafe {
+            DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0, 512)
+        };
+        let mut buf = region.into_buffers(512, 0).next().unwrap();
+        let mut checked = 0u32;
+        // Every combination of the status and error bits the datasheet
+        // defines (§7.1.6.2), each with every other bit of the word set in
+        // turn (or none), and the remaining fields varied.
+        let defined = [
+            rx_status::DD,
+            rx_status::EOP,
+            rx_status::FLM,
+            rx_status::VP,
+            rx_status::UDPCS,
+            rx_status::L4I,
+            rx_status::IPCS,
+            rx_error::HBO,
+            rx_error::RXE,
+            rx_error::L4E,
+            rx_error::IPE,
+        ];
+        let mask = defined.iter().fold(0, |a, b| a | b);
+        let others: std::vec::Vec<u32> = (0..32)
+            .map(|b| 1u32 << b)
+            .filter(|b| b & mask == 0)
+            .chain([0])
+            .collect();
+        assert_eq!(others.len(), 22);
+        for combo in 0u32..(1 << defined.len()) {
+            let base = defined
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| combo & (1 << i) != 0)
+                .fold(0, |a, (_, b)| a | b);
+            for (j, other) in others.iter().enumerate() {
+                let status = base | other;
+                let x = (combo * 32 + j as u32).wrapping_mul(0x9E37_79B9);
+                let info = (x & 0xFFFF_FFF0) | (combo % 16);
+                let lo = u64::from(info) | (u64::from(x ^ 0x5555_5555) << 32);
+                let hi =
+                    u64::from(status) | (u64::from(x & 0xFFFF) << 32) | (u64::from(x >> 16) << 48);
+                let want = naive_meta(lo, hi);
+                assert_eq!(decode_rx_writeback(&[lo, hi]), want, "{lo:#x} {hi:#x}");
+                buf.set_rx_raw([lo, hi], decode_rx_writeback);
+                assert_eq!(buf.rx(), want);
+                assert_eq!(buf.rx_raw(), [lo, hi]);
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 2048 * 22);
+        // Every packet type and RSS type with the ETQF bit on and off.
+        for info in 0u32..(1 << 17) {
+            let lo = u64::from(info) | (0xdead_beef << 32);
+            let hi = u64::from(rx_status::DD | rx_status::EOP | rx_status::IPCS);
+            assert_eq!(decode_rx_writeback(&[lo, hi]), naive_meta(lo, hi));
+        }
     }
 
     #[test]
@@ -955,7 +1224,7 @@ mod tests {
                 "{status:#x}"
             );
         }
-        let meta = rx_meta(0x1234_5678_0000_8012, 0x0005_003c_0000_0063);
+        let meta = decode_rx_writeback(&[0x1234_5678_0000_8012, 0x0005_003c_0000_0063]);
         assert_eq!(meta.rss_hash, 0x1234_5678);
         assert_eq!(meta.vlan_tci, 5);
         assert_eq!(meta.packet_type, 0x801);

@@ -115,6 +115,68 @@ fn transmit_checksum_offload_fills_in_both_checksums() {
 }
 
 #[test]
+fn mixed_offloads_share_and_switch_contexts_and_a_full_ring_keeps_the_order() {
+    let (dev, dma, mut card) = card();
+    let mut q = card.queue(0, small_queue()).unwrap();
+    let mut free = pool(&dma, 80);
+    let frame = |free: &mut Vec<nic_traits::PacketBuf>, n: u16, flags: TxFlags| {
+        let mut buf = free.pop().unwrap();
+        // The IPv4 checksum zeroed: the device fills it in when asked.
+        let mut f = udp(MAC_B, n, 9);
+        f[24..26].fill(0);
+        buf.append(&f).unwrap();
+        buf.tx_mut().flags = flags;
+        buf.tx_mut().l2_len = 14;
+        buf.tx_mut().l3_len = 20;
+        buf
+    };
+    let a = TxFlags::IPV4_CSUM;
+    let b = TxFlags::IPV4_CSUM | TxFlags::UDP_CSUM;
+    // Plain, A, A, B, plain, B: contexts before the first A and the first
+    // B only (the device keeps the last one), eight descriptors for six.
+    let kinds = [TxFlags::empty(), a, a, b, TxFlags::empty(), b];
+    let mut out: Batch<64> = Batch::new();
+    for (n, &flags) in kinds.iter().enumerate() {
+        out.push_back(frame(&mut free, n as u16, flags)).unwrap();
+    }
+    assert_eq!(q.tx_burst(&mut out).unwrap(), 6);
+    assert_eq!(q.tx_free(), 63 - 8);
+    let sent = dev.take_transmitted();
+    assert_eq!(sent.len(), 6);
+    for (n, f) in sent.iter().enumerate() {
+        // In order, and the IPv4 checksum inserted where asked for.
+        assert_eq!(u16::from_be_bytes([f[34], f[35]]), n as u16);
+        assert_eq!(f[24..26] != [0, 0], !kinds[n].is_empty(), "frame {n}");
+    }
+    // Fill all but one descriptor with plain frames.
+    for n in 0..54 {
+        out.push_back(frame(&mut free, 100 + n, TxFlags::empty()))
+            .unwrap();
+    }
+    assert_eq!(q.tx_burst(&mut out).unwrap(), 54);
+    assert_eq!(q.tx_free(), 1);
+    // A frame needing a new context (A; the device holds B) does not fit
+    // with its context in one descriptor: it and the frame behind it wait.
+    out.push_back(frame(&mut free, 200, a)).unwrap();
+    out.push_back(frame(&mut free, 201, TxFlags::empty()))
+        .unwrap();
+    assert_eq!(q.tx_burst(&mut out).unwrap(), 0);
+    assert_eq!((out.len(), q.tx_free()), (2, 1));
+    let mut done: Batch<64> = Batch::new();
+    assert_eq!(q.tx_reclaim(&mut done).unwrap(), 60);
+    assert_eq!(q.tx_burst(&mut out).unwrap(), 2);
+    assert_eq!(q.tx_free(), 63 - 3);
+    let sent = dev.take_transmitted();
+    let ports: Vec<u16> = sent
+        .iter()
+        .map(|f| u16::from_be_bytes([f[34], f[35]]))
+        .collect();
+    assert_eq!(ports[54..], [200, 201]);
+    assert_ne!(sent[54][24..26], [0, 0]);
+    assert_eq!(sent[55][24..26], [0, 0]);
+}
+
+#[test]
 fn receive_flags_bad_checksums() {
     let (dev, dma, mut card) = card();
     let mut q = queue_with_buffers(&mut card, &dma, 0);
@@ -729,4 +791,33 @@ fn frames_the_device_cannot_send_are_refused_and_stay_in_the_batch() {
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[1].len(), 1514);
     assert_eq!(dev.model().counters.dma_faults, 0);
+}
+
+#[test]
+fn refill_refuses_a_buffer_too_small_for_the_device_and_keeps_the_order() {
+    let (_dev, dma, mut card) = card();
+    let mut q = card.queue(0, small_queue()).unwrap();
+    let mut good = pool(&dma, 70);
+    // 1024-byte buffers: less than the 2048 bytes the device may write.
+    let mut small = nic_traits::Dma::alloc(&dma, 1024, 4096)
+        .unwrap()
+        .into_buffers(1024, 0);
+    let mut b: Batch<4> = Batch::new();
+    b.push_back(good.pop().unwrap()).unwrap();
+    b.push_back(small.next().unwrap()).unwrap();
+    b.push_back(good.pop().unwrap()).unwrap();
+    assert_eq!(q.refill(&mut b), Err(ErrorKind::InvalidArgument));
+    assert_eq!(q.rx_free(), 62);
+    assert_eq!(b.len(), 2);
+    assert_eq!(b.front().unwrap().capacity(), 1024 - 64);
+    let refused = b.pop_front().unwrap();
+    assert_eq!(q.refill(&mut b).unwrap(), 1);
+    // A full ring is no error: the buffers stay.
+    let mut rest: Batch<64> = batch(good.drain(..61));
+    assert_eq!(q.refill(&mut rest).unwrap(), 61);
+    assert_eq!(q.rx_free(), 0);
+    b.push_back(refused).unwrap();
+    b.push_back(good.pop().unwrap()).unwrap();
+    assert_eq!(q.refill(&mut b).unwrap(), 0);
+    assert_eq!(b.len(), 2);
 }

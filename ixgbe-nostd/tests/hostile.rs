@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use common::*;
 use ixgbe_nostd::{Config, TxCompletion};
 use nic_sim::i82599::reg;
-use nic_traits::{Batch, CardDriver, ErrorKind, QueueDriver};
+use nic_traits::{Batch, CardDriver, ErrorKind, QueueDriver, TxFlags};
 
 struct Rng(u64);
 
@@ -186,5 +186,45 @@ fn random_transmit_completions_never_lose_or_duplicate_a_buffer() {
         if completion == TxCompletion::HeadWriteBack {
             assert!(faults > 20, "{completion:?}: {faults} faults");
         }
+    }
+}
+
+#[test]
+fn a_context_descriptor_is_freed_only_with_its_frame() {
+    for recycle in [false, true] {
+        let (dev, dma, mut card) = card_with(MAC_A, Config::default());
+        let mut q = card.queue(0, small_queue()).unwrap();
+        // The link is down: only the completions written below happen.
+        dev.model().set_link(false);
+        let base = ring_base(&dev, reg::tx(0));
+        let take_back = |q: &mut common::Queue| -> usize {
+            if recycle {
+                q.recycle(128).unwrap()
+            } else {
+                let mut done: Batch<4> = Batch::new();
+                q.tx_reclaim(&mut done).unwrap()
+            }
+        };
+        let mut buf = pool(&dma, 1).pop().unwrap();
+        buf.append(&udp(MAC_B, 1, 2)).unwrap();
+        buf.tx_mut().flags = TxFlags::IPV4_CSUM;
+        buf.tx_mut().l2_len = 14;
+        buf.tx_mut().l3_len = 20;
+        let mut out: Batch<4> = batch([buf]);
+        assert_eq!(q.tx_burst(&mut out).unwrap(), 1);
+        // Slot 0 holds the context descriptor, slot 1 the frame.
+        assert_eq!(q.tx_free(), 63 - 2);
+        // DD in the context slot alone completes nothing: the device may
+        // not have fetched the pair yet, so neither slot may be reused.
+        // SAFETY: the ring is reached only through raw pointers.
+        unsafe { dma.write_u64(base + 8, 1 << 32) }.unwrap();
+        assert_eq!(take_back(&mut q), 0, "recycle {recycle}");
+        assert_eq!(q.tx_free(), 63 - 2);
+        // DD on the data descriptor: the frame and its context are done.
+        // SAFETY: as above.
+        unsafe { dma.write_u64(base + 16 + 8, 1 << 32) }.unwrap();
+        assert_eq!(take_back(&mut q), 1, "recycle {recycle}");
+        assert_eq!(q.tx_free(), 63);
+        assert_eq!(q.rx_free(), if recycle { 62 } else { 63 });
     }
 }

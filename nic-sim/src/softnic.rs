@@ -198,7 +198,7 @@ impl Ring {
             let Some(mut buf) = bufs.pop_front() else {
                 break;
             };
-            *buf.rx_mut() = Default::default();
+            buf.set_rx(Default::default());
             let t = self.tail;
             self.slots[t] = Slot {
                 buf: Some(buf),

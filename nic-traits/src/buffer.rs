@@ -79,6 +79,16 @@ pub struct TxMeta {
     pub l3_len: u16,
 }
 
+/// Decodes the receive write-back a driver kept in a buffer header (see
+/// [`PacketBuf::set_rx_raw`]) into [`RxMeta`].
+///
+/// A driver stores the device's write-back words as they are, with its own
+/// decoder, instead of translating every frame's metadata on the receive
+/// path; [`PacketBuf::rx`] calls the decoder when the metadata is asked for.
+/// The decoder must be a pure function of the two words: any two words are
+/// valid input, and it must not panic.
+pub type RxDecoder = fn(&[u64; 2]) -> RxMeta;
+
 /// The buffer header: everything a [`PacketBuf`] knows about its buffer,
 /// kept in the first [`PacketBuf::HEADER_LEN`] bytes of the buffer's own
 /// memory (one cache line), before the data area.
@@ -89,16 +99,40 @@ pub struct TxMeta {
 struct Header {
     /// Device address of the data area's first byte.
     phys: PhysAddr,
-    /// Size of the data area (headroom + data + tailroom).
-    capacity: u32,
     /// Offset of the first data byte in the data area (the headroom).
     head: u32,
     /// Length of the data.
     len: u32,
+    /// Size of the data area (headroom + data + tailroom).
+    capacity: u32,
     /// The host's name for the buffer.
     tag: u32,
-    rx: RxMeta,
+    /// Receive metadata as the driver stored it, decoded by `rx_decode`.
+    rx_raw: [u64; 2],
+    /// Decoder of `rx_raw`; `None` means the default (empty) metadata.
+    rx_decode: Option<RxDecoder>,
     tx: TxMeta,
+}
+
+/// Packs `meta` into two words for [`decode_plain`].
+#[inline]
+fn encode_plain(meta: &RxMeta) -> [u64; 2] {
+    [
+        u64::from(meta.flags.bits())
+            | (u64::from(meta.vlan_tci) << 16)
+            | (u64::from(meta.packet_type) << 32),
+        u64::from(meta.rss_hash),
+    ]
+}
+
+/// The decoder of metadata stored with [`PacketBuf::set_rx`].
+fn decode_plain(raw: &[u64; 2]) -> RxMeta {
+    RxMeta {
+        flags: RxFlags::from_bits_retain(raw[0] as u16),
+        vlan_tci: (raw[0] >> 16) as u16,
+        packet_type: (raw[0] >> 32) as u16,
+        rss_hash: raw[1] as u32,
+    }
 }
 
 /// A packet buffer: memory the device can reach, with headroom for headers,
@@ -134,10 +168,21 @@ struct Header {
 /// The tag is the host's name for the buffer (for example its index in a pool),
 /// carried unchanged so a host can check that what comes back is what it gave.
 ///
+/// # Receive metadata
+///
+/// A driver does not translate every received frame's metadata: it stores
+/// the device's write-back words as they are, with its [`RxDecoder`]
+/// ([`set_rx_raw`](Self::set_rx_raw), three stores), and
+/// [`rx`](Self::rx) decodes them into [`RxMeta`] when asked. A stack that
+/// looks at the metadata of few frames pays for few; one that asks for every
+/// frame's pays a call through the decoder per frame instead. The decoder is
+/// a code pointer kept in the header, which only the CPU writes (the device
+/// invariant above).
+///
 /// # Examples
 ///
 /// ```
-/// # use nic_traits::{DmaRegion, PacketBuf};
+/// # use nic_traits::{DmaRegion, PacketBuf, RxMeta};
 /// # use core::ptr::NonNull;
 /// # let mem: &'static mut [u64] = Box::leak(vec![0u64; 256].into_boxed_slice());
 /// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0x1000, 2048) };
@@ -147,7 +192,7 @@ struct Header {
 /// buf.prepend(4).unwrap().copy_from_slice(b"hdr:");
 /// assert_eq!(buf.data(), b"hdr:payload");
 /// assert_eq!(buf.headroom(), 124);
-/// buf.rx_mut().rss_hash = 7;
+/// buf.set_rx(RxMeta { rss_hash: 7, ..RxMeta::default() });
 /// assert_eq!(buf.rx().rss_hash, 7);
 /// ```
 pub struct PacketBuf {
@@ -182,7 +227,7 @@ impl core::fmt::Debug for PacketBuf {
             .field("head", &h.head)
             .field("len", &h.len)
             .field("tag", &h.tag)
-            .field("rx", &h.rx)
+            .field("rx", &self.rx())
             .field("tx", &h.tx)
             .finish()
     }
@@ -252,11 +297,12 @@ impl PacketBuf {
         unsafe {
             header.as_ptr().write(Header {
                 phys: phys + Self::HEADER_LEN as u64,
-                capacity,
                 head: headroom.min(capacity),
                 len: 0,
+                capacity,
                 tag,
-                rx: RxMeta::default(),
+                rx_raw: [0; 2],
+                rx_decode: None,
                 tx: TxMeta::default(),
             })
         };
@@ -361,16 +407,66 @@ impl PacketBuf {
         self.hdr().len == 0
     }
 
-    /// Metadata the device wrote for a received frame.
+    /// Metadata the device wrote for a received frame, decoded from what
+    /// the driver stored (see [`set_rx_raw`](Self::set_rx_raw)); the
+    /// default (empty) metadata for a buffer not received since its last
+    /// [`reset`](Self::reset).
     #[inline]
-    pub fn rx(&self) -> &RxMeta {
-        &self.hdr().rx
+    pub fn rx(&self) -> RxMeta {
+        let h = self.hdr();
+        match h.rx_decode {
+            Some(decode) => decode(&h.rx_raw),
+            None => RxMeta::default(),
+        }
     }
 
-    /// Metadata of a received frame, writable (drivers fill it in).
+    /// Sets the receive metadata to `meta` (for drivers that decode it
+    /// themselves, and for tests).
     #[inline]
-    pub fn rx_mut(&mut self) -> &mut RxMeta {
-        &mut self.hdr_mut().rx
+    pub fn set_rx(&mut self, meta: RxMeta) {
+        self.set_rx_raw(encode_plain(&meta), decode_plain);
+    }
+
+    /// Stores a receive write-back as the device left it, with the decoder
+    /// that [`rx`](Self::rx) applies when the metadata is asked for: three
+    /// stores instead of a translation per received frame.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nic_traits::{DmaRegion, PacketBuf, RxFlags, RxMeta};
+    /// # use core::ptr::NonNull;
+    /// # let mem: &'static mut [u64] = Box::leak(vec![0u64; 256].into_boxed_slice());
+    /// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0x1000, 2048) };
+    /// let mut buf: PacketBuf = region.into_buffers(2048, 128).next().unwrap();
+    /// // A device whose write-back carries the RSS hash in the second word.
+    /// fn decode(raw: &[u64; 2]) -> RxMeta {
+    ///     RxMeta { flags: RxFlags::RSS_HASH, rss_hash: raw[1] as u32, ..RxMeta::default() }
+    /// }
+    /// buf.set_rx_raw([0, 0xfeed], decode);
+    /// assert_eq!(buf.rx_raw(), [0, 0xfeed]);
+    /// assert_eq!(buf.rx().rss_hash, 0xfeed);
+    /// buf.reset(128);
+    /// assert_eq!(buf.rx(), RxMeta::default());
+    /// ```
+    #[inline(always)]
+    pub fn set_rx_raw(&mut self, raw: [u64; 2], decode: RxDecoder) {
+        let h = self.hdr_mut();
+        h.rx_raw = raw;
+        h.rx_decode = Some(decode);
+    }
+
+    /// The receive metadata words as the driver stored them (zero after
+    /// [`reset`](Self::reset)); their meaning is the driver's (for the
+    /// 82599, the advanced receive write-back).
+    #[inline]
+    pub fn rx_raw(&self) -> [u64; 2] {
+        let h = self.hdr();
+        if h.rx_decode.is_some() {
+            h.rx_raw
+        } else {
+            [0; 2]
+        }
     }
 
     /// Offloads requested for a frame to transmit.
@@ -425,6 +521,18 @@ impl PacketBuf {
         Ok(())
     }
 
+    /// Sets the data length without checking it against the room after
+    /// the headroom (for a driver that checked the device's length against
+    /// the buffer length it posted).
+    ///
+    /// # Safety
+    /// `len` must be at most [`writable_len`](Self::writable_len).
+    #[inline(always)]
+    pub unsafe fn set_len_unchecked(&mut self, len: u32) {
+        debug_assert!(len <= self.writable_len());
+        self.hdr_mut().len = len;
+    }
+
     /// Moves the data start to `headroom` bytes into the data area and
     /// empties the data range and the metadata (used when recycling a buffer
     /// for reception).
@@ -433,8 +541,43 @@ impl PacketBuf {
         let h = self.hdr_mut();
         h.head = headroom.min(h.capacity);
         h.len = 0;
-        h.rx = RxMeta::default();
+        h.rx_decode = None;
         h.tx = TxMeta::default();
+    }
+
+    /// [`reset`](Self::reset) to `headroom` if the data area then leaves at
+    /// least `room` bytes after the headroom (what a receive descriptor of
+    /// `room` bytes needs), returning the device address of the first data
+    /// byte; otherwise the buffer is left as it is and `NoRoom` returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nic_traits::{DmaRegion, NoRoom, PacketBuf};
+    /// # use core::ptr::NonNull;
+    /// # let mem: &'static mut [u64] = Box::leak(vec![0u64; 256].into_boxed_slice());
+    /// # let region = unsafe { DmaRegion::from_raw_parts(NonNull::new(mem.as_mut_ptr()).unwrap().cast(), 0x1000, 2048) };
+    /// let mut buf: PacketBuf = region.into_buffers(2048, 0).next().unwrap();
+    /// buf.append(b"old frame").unwrap();
+    /// assert_eq!(buf.reset_for_rx(1024, 2048), Err(NoRoom));
+    /// assert_eq!(buf.len(), 9);
+    /// assert_eq!(buf.reset_for_rx(128, 1024), Ok(0x1000 + 64 + 128));
+    /// assert_eq!((buf.len(), buf.headroom(), buf.writable_len()), (0, 128, 2048 - 64 - 128));
+    /// ```
+    #[inline(always)]
+    pub fn reset_for_rx(&mut self, headroom: u32, room: u32) -> Result<PhysAddr, NoRoom> {
+        let h = self.hdr_mut();
+        // `capacity >= headroom + room` without overflow (the sum is the
+        // same for every buffer of a burst: computed once).
+        match headroom.checked_add(room) {
+            Some(need) if h.capacity >= need => {}
+            _ => return Err(NoRoom),
+        }
+        h.head = headroom;
+        h.len = 0;
+        h.rx_decode = None;
+        h.tx = TxMeta::default();
+        Ok(h.phys + u64::from(headroom))
     }
 
     /// Grows the data at the front by `n` bytes taken from the headroom and
@@ -534,6 +677,62 @@ mod tests {
             (b.phys_addr(), b.tag(), b.len()),
             (0x4000 + 1024 + 64 + 16, 9, 0)
         );
+    }
+
+    #[test]
+    fn rx_metadata_round_trips_and_reset_clears_it() {
+        let mut buf = region(256 / 8, 0).into_buffers(256, 8).next().unwrap();
+        assert_eq!(buf.rx(), RxMeta::default());
+        assert_eq!(buf.rx_raw(), [0, 0]);
+        // Every flag bit, and fields with their top and bottom bits set.
+        for (flags, rss_hash, vlan_tci, packet_type) in [
+            (0x7f, u32::MAX, u16::MAX, u16::MAX),
+            (0x01, 0x8000_0001, 0x8001, 0x8001),
+            (0xffff, 0, 0, 0),
+            (0, 1, 2, 3),
+        ] {
+            let meta = RxMeta {
+                flags: RxFlags::from_bits_retain(flags),
+                rss_hash,
+                vlan_tci,
+                packet_type,
+            };
+            buf.set_rx(meta);
+            assert_eq!(buf.rx(), meta);
+        }
+        fn swapped(raw: &[u64; 2]) -> RxMeta {
+            RxMeta {
+                rss_hash: raw[0] as u32,
+                vlan_tci: raw[1] as u16,
+                ..RxMeta::default()
+            }
+        }
+        buf.set_rx_raw([7, 9], swapped);
+        assert_eq!(buf.rx_raw(), [7, 9]);
+        assert_eq!((buf.rx().rss_hash, buf.rx().vlan_tci), (7, 9));
+        buf.tx_mut().l3_len = 20;
+        buf.append(b"abc").unwrap();
+        buf.reset(4);
+        assert_eq!(buf.rx(), RxMeta::default());
+        assert_eq!(buf.rx_raw(), [0, 0]);
+        assert_eq!((buf.len(), buf.headroom(), buf.tx().l3_len), (0, 4, 0));
+        // reset_for_rx: refuses without touching the buffer, resets with room.
+        buf.set_rx_raw([1, 1], swapped);
+        buf.append(b"abc").unwrap();
+        let cap = buf.capacity();
+        assert_eq!(buf.reset_for_rx(cap + 1, 0), Err(NoRoom));
+        assert_eq!(buf.reset_for_rx(u32::MAX, u32::MAX), Err(NoRoom));
+        assert_eq!(buf.reset_for_rx(16, cap - 15), Err(NoRoom));
+        assert_eq!((buf.len(), buf.headroom(), buf.rx().rss_hash), (3, 4, 1));
+        assert_eq!(buf.reset_for_rx(16, cap - 16), Ok(64 + 16));
+        assert_eq!(
+            (buf.len(), buf.headroom(), buf.writable_len()),
+            (0, 16, cap - 16)
+        );
+        assert_eq!(buf.rx(), RxMeta::default());
+        // SAFETY: 5 <= writable_len.
+        unsafe { buf.set_len_unchecked(5) };
+        assert_eq!(buf.data().len(), 5);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod regs;
 pub mod testkit;
 mod wait;
 
-pub use buffer::{NoRoom, PacketBuf, RxFlags, RxMeta, TxFlags, TxMeta};
+pub use buffer::{NoRoom, PacketBuf, RxDecoder, RxFlags, RxMeta, TxFlags, TxMeta};
 pub use card::{
     CardDriver, CardEvents, CardInfo, InterruptCauses, LinkSpeed, LinkState, MacAddr, Offloads,
     QueueConfig, RxMode, Stats,

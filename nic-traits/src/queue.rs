@@ -6,6 +6,8 @@
 //! buffer handles, so the caller chooses the burst size and no buffer is
 //! ever copied or dropped on the way.
 
+use core::mem::MaybeUninit;
+
 use crate::buffer::PacketBuf;
 use crate::error::ErrorType;
 
@@ -13,10 +15,11 @@ use crate::error::ErrorType;
 ///
 /// `N` buffers fit; each is an 8-byte [`PacketBuf`] handle, so moving a
 /// buffer in or out of a batch moves one pointer. The buffers sit
-/// contiguously in `N` slots (`Option<PacketBuf>` is also 8 bytes), oldest
-/// first; the occupied range moves back to the start when a push finds the
-/// end taken, so a batch filled and then drained (the common case) never
-/// wraps.
+/// contiguously in `N` slots, oldest first (see [`as_slice`](Self::as_slice));
+/// the occupied range moves back to the start when a push finds the end
+/// taken, so a batch filled and then drained (the common case) never wraps.
+/// The occupied range alone says which slots hold buffers, so taking a
+/// buffer out is one load and putting one in one store.
 ///
 /// Besides `push_back`/`pop_front`, drivers move whole bursts with
 /// [`fill_from`](Self::fill_from) and [`drain_into`](Self::drain_into),
@@ -42,10 +45,11 @@ use crate::error::ErrorType;
 /// assert_eq!((taken.len(), batch.len()), (1, 0));
 /// ```
 pub struct Batch<const N: usize> {
-    slots: [Option<PacketBuf>; N],
+    /// `slots[head..head + len]` hold buffers; the others are empty.
+    slots: [MaybeUninit<PacketBuf>; N],
     /// Index of the oldest buffer.
     head: usize,
-    /// Buffers held, in `slots[head..head + len]`.
+    /// Buffers held, in `slots[head..head + len]` (`head + len <= N`).
     len: usize,
 }
 
@@ -79,7 +83,7 @@ impl<const N: usize> Batch<N> {
     #[inline]
     pub const fn new() -> Self {
         Self {
-            slots: [const { None }; N],
+            slots: [const { MaybeUninit::uninit() }; N],
             head: 0,
             len: 0,
         }
@@ -115,11 +119,22 @@ impl<const N: usize> Batch<N> {
         N - self.len
     }
 
+    /// The first slot, as a pointer to buffers.
+    #[inline(always)]
+    fn base(&mut self) -> *mut PacketBuf {
+        self.slots.as_mut_ptr().cast::<PacketBuf>()
+    }
+
     /// Moves the held buffers to the start of the slots.
     #[inline]
     fn compact(&mut self) {
         if self.head != 0 {
-            self.slots.rotate_left(self.head);
+            let (head, len) = (self.head, self.len);
+            let base = self.base();
+            // SAFETY: `head + len <= N`: both ranges lie in `slots`;
+            // `ptr::copy` allows the overlap. Afterwards `slots[..len]` hold
+            // the buffers and the old copies beyond count as empty.
+            unsafe { core::ptr::copy(base.add(head), base, len) };
             self.head = 0;
         }
     }
@@ -127,15 +142,15 @@ impl<const N: usize> Batch<N> {
     /// Appends `buf`, or gives it back when the batch is full.
     #[inline]
     pub fn push_back(&mut self, buf: PacketBuf) -> Result<(), PacketBuf> {
-        if self.len == N {
+        if self.len >= N {
             return Err(buf);
         }
-        if self.head + self.len == N {
+        if self.head + self.len >= N {
             self.compact();
         }
         match self.slots.get_mut(self.head + self.len) {
             Some(slot) => {
-                *slot = Some(buf);
+                slot.write(buf);
                 self.len += 1;
                 Ok(())
             }
@@ -146,16 +161,19 @@ impl<const N: usize> Batch<N> {
     /// Puts `buf` before the oldest buffer, or gives it back when the batch
     /// is full.
     pub fn push_front(&mut self, buf: PacketBuf) -> Result<(), PacketBuf> {
-        if self.len == N {
+        if self.len >= N {
             return Err(buf);
         }
         if self.head == 0 {
             // Move the held buffers to the end of the slots.
-            self.slots.rotate_right(N - self.len);
-            self.head = N - self.len;
+            let (len, base) = (self.len, self.base());
+            // SAFETY: `len < N`: both ranges lie in `slots`; `ptr::copy`
+            // allows the overlap.
+            unsafe { core::ptr::copy(base, base.add(N - len), len) };
+            self.head = N - len;
         }
         self.head -= 1;
-        self.slots[self.head] = Some(buf);
+        self.slots[self.head].write(buf);
         self.len += 1;
         Ok(())
     }
@@ -166,23 +184,27 @@ impl<const N: usize> Batch<N> {
         if self.len == 0 {
             return None;
         }
-        let buf = self.slots.get_mut(self.head)?.take();
+        let slot = self.slots.get(self.head)?;
+        // SAFETY: `slots[head]` holds a buffer (`len > 0`); it counts as
+        // empty from here on, so the handle is moved out once.
+        let buf = unsafe { slot.assume_init_read() };
         self.len -= 1;
         self.head = if self.len == 0 { 0 } else { self.head + 1 };
-        buf
+        Some(buf)
     }
 
     /// Removes and returns the newest buffer.
     pub fn pop_back(&mut self) -> Option<PacketBuf> {
-        if self.len == 0 {
-            return None;
-        }
-        let buf = self.slots.get_mut(self.head + self.len - 1)?.take();
-        self.len -= 1;
+        let last = self.len.checked_sub(1)?;
+        let slot = self.slots.get(self.head + last)?;
+        // SAFETY: `slots[head + len - 1]` holds a buffer; it counts as empty
+        // from here on.
+        let buf = unsafe { slot.assume_init_read() };
+        self.len = last;
         if self.len == 0 {
             self.head = 0;
         }
-        buf
+        Some(buf)
     }
 
     /// The oldest buffer.
@@ -199,50 +221,54 @@ impl<const N: usize> Batch<N> {
 
     /// The newest buffer.
     pub fn back(&self) -> Option<&PacketBuf> {
-        self.get(self.len.checked_sub(1)?)
+        self.as_slice().last()
     }
 
     /// The `i`-th oldest buffer.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&PacketBuf> {
-        if i >= self.len {
-            return None;
-        }
-        self.slots.get(self.head + i)?.as_ref()
+        self.as_slice().get(i)
     }
 
     /// The `i`-th oldest buffer, writable.
     #[inline]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut PacketBuf> {
-        if i >= self.len {
-            return None;
-        }
-        self.slots.get_mut(self.head + i)?.as_mut()
+        self.as_mut_slice().get_mut(i)
     }
 
-    /// The occupied slots, oldest first (every one holds a buffer).
+    /// The buffers, oldest first, as a slice.
     #[inline]
-    fn held(&self) -> &[Option<PacketBuf>] {
-        self.slots
+    pub fn as_slice(&self) -> &[PacketBuf] {
+        let held = self
+            .slots
             .get(self.head..self.head + self.len)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // SAFETY: these slots hold buffers, and `MaybeUninit<PacketBuf>` has
+        // the layout of `PacketBuf`.
+        unsafe { core::slice::from_raw_parts(held.as_ptr().cast::<PacketBuf>(), held.len()) }
+    }
+
+    /// The buffers, oldest first, as a writable slice.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [PacketBuf] {
+        let (head, len) = (self.head, self.len);
+        let held = self.slots.get_mut(head..head + len).unwrap_or_default();
+        // SAFETY: as in `as_slice`; `&mut self` makes the borrow exclusive.
+        unsafe {
+            core::slice::from_raw_parts_mut(held.as_mut_ptr().cast::<PacketBuf>(), held.len())
+        }
     }
 
     /// The buffers, oldest first.
     #[inline]
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &PacketBuf> {
-        self.held().iter().filter_map(Option::as_ref)
+    pub fn iter(&self) -> core::slice::Iter<'_, PacketBuf> {
+        self.as_slice().iter()
     }
 
     /// The buffers, oldest first, writable.
     #[inline]
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut PacketBuf> {
-        let (head, len) = (self.head, self.len);
-        self.slots
-            .get_mut(head..head + len)
-            .unwrap_or_default()
-            .iter_mut()
-            .filter_map(Option::as_mut)
+    pub fn iter_mut(&mut self) -> core::slice::IterMut<'_, PacketBuf> {
+        self.as_mut_slice().iter_mut()
     }
 
     /// Removes the buffers one by one, oldest first; those the iterator
@@ -258,15 +284,19 @@ impl<const N: usize> Batch<N> {
     /// `next` is called at most `min(max, free())` times, so a buffer it
     /// returns always has a place (a driver passes the number of
     /// descriptors it may look at as `max`, and needs no check of its own).
+    /// Each buffer costs one store.
     #[inline]
     pub fn fill_from(&mut self, max: usize, mut next: impl FnMut() -> Option<PacketBuf>) -> usize {
         self.compact();
-        let start = self.len;
-        let end = start + max.min(N - start);
+        // The free slots after the held buffers (`len <= N`), at most `max`.
+        let spare = &mut self.slots[self.len.min(N)..];
+        let m = max.min(spare.len());
         let mut n = 0;
-        for slot in self.slots.get_mut(start..end).unwrap_or_default() {
+        // Buffers written but not yet counted (if `next` panics) are leaked,
+        // never duplicated.
+        for slot in &mut spare[..m] {
             let Some(buf) = next() else { break };
-            *slot = Some(buf);
+            slot.write(buf);
             n += 1;
         }
         self.len += n;
@@ -276,7 +306,7 @@ impl<const N: usize> Batch<N> {
     /// Hands the buffers to `take`, oldest first, until the batch is empty,
     /// `max` were taken, or `take` gives a buffer back (`Err`), which then
     /// stays at the front with the rest behind it, in order. Returns how
-    /// many were taken.
+    /// many were taken. Each buffer costs one load.
     #[inline]
     pub fn drain_into(
         &mut self,
@@ -284,20 +314,26 @@ impl<const N: usize> Batch<N> {
         mut take: impl FnMut(PacketBuf) -> Result<(), PacketBuf>,
     ) -> usize {
         let (head, len) = (self.head, self.len);
+        // The batch owns none of the held buffers while `take` runs: if it
+        // panics, the buffers not handed over are leaked, never duplicated.
+        self.len = 0;
+        self.head = 0;
+        // The held slots (`head + len <= N`), at most `max`.
+        let held = &mut self.slots[head.min(N)..];
+        let m = len.min(max).min(held.len());
         let mut n = 0;
-        for slot in self
-            .slots
-            .get_mut(head..head + len.min(max))
-            .unwrap_or_default()
-        {
-            let Some(buf) = slot.take() else { break };
+        for slot in &mut held[..m] {
+            // SAFETY: the slot holds a buffer (it is in `head..head + len`),
+            // moved out once: the slot counts as empty from here on unless
+            // the buffer is written back below.
+            let buf = unsafe { slot.assume_init_read() };
             if let Err(buf) = take(buf) {
-                *slot = Some(buf);
+                slot.write(buf);
                 break;
             }
             n += 1;
         }
-        self.len -= n;
+        self.len = len - n;
         self.head = if self.len == 0 { 0 } else { head + n };
         n
     }
@@ -305,13 +341,19 @@ impl<const N: usize> Batch<N> {
 
 impl<'a, const N: usize> IntoIterator for &'a Batch<N> {
     type Item = &'a PacketBuf;
-    type IntoIter = core::iter::FilterMap<
-        core::slice::Iter<'a, Option<PacketBuf>>,
-        fn(&'a Option<PacketBuf>) -> Option<&'a PacketBuf>,
-    >;
+    type IntoIter = core::slice::Iter<'a, PacketBuf>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.held().iter().filter_map(Option::as_ref)
+        self.iter()
+    }
+}
+
+impl<'a, const N: usize> IntoIterator for &'a mut Batch<N> {
+    type Item = &'a mut PacketBuf;
+    type IntoIter = core::slice::IterMut<'a, PacketBuf>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
     }
 }
 
@@ -409,6 +451,7 @@ mod tests {
     use super::*;
     use crate::DmaRegion;
     use core::ptr::NonNull;
+    use std::format;
     use std::vec::Vec;
 
     fn bufs(n: usize) -> crate::BufferIter {
@@ -505,6 +548,65 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..64).collect::<Vec<_>>());
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn slices_see_the_held_buffers_after_wraps_and_front_pushes() {
+        let mut pool = bufs(8);
+        let mut b: Batch<4> = Batch::new();
+        assert!(b.as_slice().is_empty());
+        assert_eq!(b.fill_from(3, || pool.next()), 3);
+        assert_eq!(b.pop_front().map(|p| p.tag()), Some(0));
+        // head is 1: a push that finds the end taken compacts first.
+        b.push_back(pool.next().unwrap()).unwrap();
+        b.push_back(pool.next().unwrap()).unwrap();
+        assert_eq!(tags(&b), [1, 2, 3, 4]);
+        assert!(b.push_back(pool.next().unwrap()).is_err());
+        let first = b.pop_front().unwrap();
+        let second = b.pop_front().unwrap();
+        // head is 2: a front push moves nothing; with head 0 it moves the
+        // held buffers to the end first.
+        b.push_front(second).unwrap();
+        b.drain_into(1, |p| {
+            assert_eq!(p.tag(), 2);
+            Err(p)
+        });
+        assert_eq!(b.as_slice().len(), 3);
+        let mut c: Batch<4> = Batch::new();
+        c.push_back(first).unwrap();
+        c.push_front(b.pop_back().unwrap()).unwrap();
+        assert_eq!(tags(&c), [4, 1]);
+        for p in &mut c {
+            p.append(b"z").unwrap();
+        }
+        assert!(c.as_mut_slice().iter().all(|p| p.data() == b"z"));
+        assert_eq!(
+            c.iter().rev().map(PacketBuf::tag).collect::<Vec<_>>(),
+            [1, 4]
+        );
+        assert_eq!(format!("{c:?}").matches("PacketBuf").count(), 2);
+    }
+
+    #[test]
+    fn a_panic_while_draining_leaks_buffers_and_never_duplicates_them() {
+        let mut pool = bufs(4);
+        let mut b: Batch<4> = Batch::new();
+        assert_eq!(b.fill_from(4, || pool.next()), 4);
+        let mut got = Vec::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.drain_into(usize::MAX, |p| {
+                if p.tag() == 2 {
+                    panic!("receiver failed");
+                }
+                got.push(p.tag());
+                Ok(())
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(got, [0, 1]);
+        // The batch gave up the rest: nothing can come out twice.
+        assert!(b.is_empty());
+        assert!(b.pop_front().is_none());
     }
 
     #[test]
