@@ -7,6 +7,8 @@
 //!   every queue on every workload once, then the median and range over rounds are printed, both
 //!   of the whole run and of the median over its blocks (100,000 items or 1,000 round trips),
 //!   which filters out the blocks in which another process preempted one of the two threads.
+//!   `BQ_WORK=pingpong` (or `single`, `chunk64`, `chunk256`, comma-separated) runs only those
+//!   workloads.
 
 use std::hint::spin_loop;
 use std::sync::Arc;
@@ -70,6 +72,46 @@ impl Cons for OurC {
         };
         let n = chunk.len();
         *sum += chunk.iter().sum::<u64>();
+        chunk.commit_all();
+        n
+    }
+}
+
+// ---- bulk-queue ring of `Seq<u64>` (cells with a sequence word)
+type SeqP = bulk_queue::ring::Producer<'static, bulk_queue::Seq<u64>>;
+type SeqC = bulk_queue::ring::Consumer<'static, bulk_queue::Seq<u64>>;
+fn ours_seq() -> (SeqP, SeqC) {
+    Box::leak(Box::new(bulk_queue::ring::RingMem::<
+        bulk_queue::Seq<u64>,
+        CAP,
+    >::new()))
+    .split()
+}
+impl Prod for SeqP {
+    #[inline]
+    fn push1(&mut self, v: u64) -> bool {
+        self.push(bulk_queue::Seq(v)).is_ok()
+    }
+    #[inline]
+    fn push_batch(&mut self, start: u64, max: usize) -> usize {
+        let Ok(chunk) = self.write_chunk(max as u32) else {
+            return 0;
+        };
+        chunk.fill_from_iter((start..).map(bulk_queue::Seq))
+    }
+}
+impl Cons for SeqC {
+    #[inline]
+    fn pop1(&mut self) -> Option<u64> {
+        self.pop().ok().map(|v| v.0)
+    }
+    #[inline]
+    fn pop_batch(&mut self, max: usize, sum: &mut u64) -> usize {
+        let Ok(chunk) = self.read_chunk(max as u32) else {
+            return 0;
+        };
+        let n = chunk.len();
+        *sum += chunk.iter().map(|v| v.0).sum::<u64>();
         chunk.commit_all();
         n
     }
@@ -408,8 +450,9 @@ fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Timing
     })
 }
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "bulk-queue",
+    "bulk-queue seq",
     "bulk-queue bulk",
     "rtrb",
     "ringbuf",
@@ -447,6 +490,7 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
     }
     match name {
         "bulk-queue" => on!(ours(), true, true),
+        "bulk-queue seq" => on!(ours_seq(), true, true),
         "bulk-queue bulk" => on!(bulk(), false, false),
         "rtrb" => on!(rtrb_q(), true, true),
         "ringbuf" => on!(ringbuf_q(), true, true),
@@ -457,12 +501,37 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
 }
 
 fn rounds(r: usize) {
-    let works = [
-        ("single item, Mops/s", Work::Single, 10_000_000u64),
-        ("chunks of 64, Mops/s", Work::Batch(64), 50_000_000),
-        ("chunks of 256, Mops/s", Work::Batch(256), 50_000_000),
-        ("ping-pong round trip, ns", Work::PingPong, 300_000),
-    ];
+    // `BQ_WORK=pingpong` (or `single`, `chunk64`, `chunk256`, comma-separated) runs only those
+    // workloads.
+    let only = std::env::var("BQ_WORK").ok();
+    let works: Vec<_> = [
+        ("single", "single item, Mops/s", Work::Single, 10_000_000u64),
+        (
+            "chunk64",
+            "chunks of 64, Mops/s",
+            Work::Batch(64),
+            50_000_000,
+        ),
+        (
+            "chunk256",
+            "chunks of 256, Mops/s",
+            Work::Batch(256),
+            50_000_000,
+        ),
+        (
+            "pingpong",
+            "ping-pong round trip, ns",
+            Work::PingPong,
+            300_000,
+        ),
+    ]
+    .into_iter()
+    .filter(|(key, ..)| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k == *key))
+    })
+    .map(|(_, title, work, n)| (title, work, n))
+    .collect();
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); NAMES.len()]; works.len()];
     let mut block_results = results.clone();
     for round in 0..r {

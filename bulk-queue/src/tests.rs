@@ -410,9 +410,12 @@ fn hostile_descriptors_are_dropped_with_an_error() {
     region.format(G).unwrap();
     let mut c = BulkConsumer::attach(region, G, &mut s.cmap).unwrap();
     let entries = 640;
+    let cell = DESCRIPTOR_SIZE as usize;
+    // Word 0 of a cell is the sequence word (left 0: found through `tail`), words 1-4 the
+    // descriptor.
     let put = |i: usize, words: [u32; 4]| {
         for (k, w) in words.into_iter().enumerate() {
-            word(&region, entries + i * 16 + k * 4).store(w, Ordering::Relaxed);
+            word(&region, entries + i * cell + 4 + k * 4).store(w, Ordering::Relaxed);
         }
     };
     put(0, [3, 99, 0, 1]); // slot 99 outside the pool
@@ -439,11 +442,12 @@ fn hostile_returns_are_refused() {
     let region = Region::new(&mut s.buf.0).unwrap();
     region.format(G).unwrap();
     let mut p = BulkProducer::attach(region, G, &mut s.pmap).unwrap();
-    let ret_entries = 640 + 8 * 16; // return capacity 16
+    let cell = DESCRIPTOR_SIZE as usize;
+    let ret_entries = 640 + 8 * cell; // return capacity 16
     // The "consumer" returns slot 1, which the producer still owns, then slot 200.
     for (i, slot) in [1u32, 200].into_iter().enumerate() {
-        word(&region, ret_entries + i * 16).store(3, Ordering::Relaxed);
-        word(&region, ret_entries + i * 16 + 4).store(slot, Ordering::Relaxed);
+        word(&region, ret_entries + i * cell + 4).store(3, Ordering::Relaxed);
+        word(&region, ret_entries + i * cell + 8).store(slot, Ordering::Relaxed);
     }
     word(&region, 384).store(2, Ordering::Release); // return tail
     assert_eq!(p.reclaim(), Err(Error::NotOwned));
