@@ -558,24 +558,65 @@ fn rounds(r: usize) {
             }
         }
     }
+    // Per round, each bulk-queue row's block figure against the best peer's in the same round
+    // (the machine's speed changes between rounds, so ratios within a round compare better).
+    let ratios: Vec<Vec<Vec<f64>>> = works
+        .iter()
+        .enumerate()
+        .map(|(w, (_, work, _))| {
+            let peers: Vec<&Vec<f64>> = NAMES
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| !n.starts_with("bulk-queue"))
+                .map(|(q, _)| &block_results[w][q])
+                .filter(|v| !v.is_empty())
+                .collect();
+            (0..NAMES.len())
+                .map(|q| {
+                    let ours = &block_results[w][q];
+                    if !NAMES[q].starts_with("bulk-queue") || ours.is_empty() || peers.is_empty() {
+                        return Vec::new();
+                    }
+                    (0..ours.len())
+                        .map(|round| {
+                            let each = peers.iter().map(|v| v[round]);
+                            let best = if *work == Work::PingPong {
+                                each.fold(f64::INFINITY, f64::min)
+                            } else {
+                                each.fold(0.0, f64::max)
+                            };
+                            ours[round] / best
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     println!("\n{r} interleaved rounds; median [min – max] over rounds");
-    println!("whole run | median of the round's blocks (100,000 items / 1,000 round trips)");
+    println!(
+        "whole run | median of the round's blocks (100,000 items / 1,000 round trips) \
+         | block figure / best peer's in the same round"
+    );
+    let mut ratios = ratios;
     for (w, (title, _, n)) in works.iter().enumerate() {
         println!("\n{title} ({n} per round)");
         for (q, name) in NAMES.iter().enumerate() {
             let mut line = format!("  {name:16}");
-            for table in [&mut results, &mut block_results] {
+            for (k, table) in [&mut results, &mut block_results, &mut ratios]
+                .into_iter()
+                .enumerate()
+            {
                 let v = &mut table[w][q];
                 if v.is_empty() {
                     continue;
                 }
                 v.sort_by(|a, b| a.total_cmp(b));
-                line += &format!(
-                    " {:9.1} [{:.1} – {:.1}] |",
-                    v[v.len() / 2],
-                    v[0],
-                    v[v.len() - 1]
-                );
+                let (m, lo, hi) = (v[v.len() / 2], v[0], v[v.len() - 1]);
+                line += &if k == 2 {
+                    format!(" {m:.2}x [{lo:.2} – {hi:.2}] |")
+                } else {
+                    format!(" {m:9.1} [{lo:.1} – {hi:.1}] |")
+                };
             }
             if line.ends_with('|') {
                 println!("{}", line.trim_end_matches('|'));
