@@ -17,29 +17,38 @@
 //! The cells of [`Descriptor`](crate::Descriptor) and [`Seq`](crate::Seq) rings also hold a
 //! 32-bit *sequence word* on the same cache line as the entry (the idea of FastForward, Giacomoni
 //! et al., PPoPP 2008, and of Vyukov's bounded queue: the consumer polls the entry's own line);
-//! `u32` and `u64` cells are the bare value and use `tail` only. A single [`Producer::push`] of
-//! entry `i` writes the value, then the sequence word `i + 1` (wrapping), then `tail`. When the
-//! consumer's cached `tail` says the ring is empty, [`Consumer::pop`] first checks the sequence
-//! word of cell `head`: if it holds `head + 1`, the entry is there and is popped without reading
-//! `tail`. A one-way trip through an idle ring then costs one cache-line transfer (the entry's
-//! line) instead of two dependent ones (`tail`'s line, then the entry's). When the next entry on
-//! the same line is announced too (the consumer is streaming right behind the producer), `pop`
-//! also re-reads `tail`, so that it takes the published run through its cache.
+//! `u32` and `u64` cells are the bare value and use `tail` only. Every write of entry `i` also
+//! writes its cell's sequence word:
 //!
-//! Chunked and slice writes store the entry's own index `i` as its sequence word, a value no
-//! consumer ever waits for (it waits for `head + 1` in cell `head`, and `i ≢ i + 1` modulo the
-//! capacity), and are found through `tail` only; chunked reads use `tail` only. Every write of a
-//! cell rewrites its sequence word, so a stale word from an earlier lap can never match: the
-//! last write of cell `head`'s word before it is rewritten for entry `head` was for entry
-//! `head - capacity` (`head - capacity + 1` or `head - capacity`, never `head + 1`), and the
-//! consumer has read that entry, so it cannot see an older word (coherence). [`RingMem::split`]
-//! and [`Region::format`](crate::Region::format) reset every sequence word to 0.
+//! * a single [`Producer::push`] writes the value, then `i + 1` (wrapping: the entry is
+//!   *announced*), then `tail`;
+//! * chunked and slice writes store `i` (*written, ask `tail`*): the entry counts only once
+//!   `tail` publishes it, so the unpublished rest of a partially committed chunk is never taken.
 //!
-//! The consumer may thus run ahead of the published `tail` by the entries it took through their
+//! When the consumer's cached `tail` says the ring is empty, [`Consumer::pop`] reads only the
+//! sequence word of cell `head`: `head + 1` — the entry is taken at once, without reading `tail`;
+//! `head` — `tail` is read as for bare cells; anything else — the cell still holds an earlier
+//! lap's entry, so `tail` cannot show entry `head` either: the ring is empty and `tail`'s line is
+//! not touched. A waiting consumer thus polls one cache line, the one the producer writes the
+//! entry into, and a one-way trip through an idle ring costs one cache-line transfer instead of
+//! two dependent ones (`tail`'s line, then the entry's). When the next entry on the same line is
+//! announced too (the consumer is streaming right behind the producer), `pop` also re-reads
+//! `tail`, so that it takes the published run through its cache. Chunked reads and
+//! [`Consumer::available`] use `tail` only.
+//!
+//! A stale word from an earlier lap is never mistaken for a current one: before cell `head` is
+//! written for entry `head`, its word was last written for entry `head - capacity` (so it holds
+//! `head - capacity + 1` or `head - capacity`, neither `head` nor `head + 1` since `2 <=
+//! capacity < 2^32`), and the consumer has read that entry, so by coherence it cannot see an
+//! older word. [`RingMem::split`] and [`Region::format`](crate::Region::format) reset every
+//! sequence word to 0 (cell 0: "ask `tail`"; the others: "not written").
+//!
+//! The consumer may run ahead of the published `tail` by the entries it took through their
 //! sequence words, until the producer's `tail` store lands; a `tail` up to `capacity` behind
 //! `head` therefore means "nothing more yet", not a corrupt peer. A hostile producer writing
 //! sequence words can only make the consumer take the garbage entries it writes (which the bulk
-//! channel validates like any descriptor) or see an empty ring.
+//! channel validates like any descriptor) or see an empty ring; a corrupt `tail` is reported
+//! ([`Error::PeerCorrupt`]) when the consumer reads it.
 //!
 //! Only loads, stores and fences are used, no read-modify-write, so the ring works on
 //! `thumbv6m-none-eabi`. Every operation runs a bounded number of steps (no loop waits for the
@@ -246,6 +255,18 @@ pub enum Weakening {
     NoSleepFence,
     /// Store a pushed entry's sequence word with `Relaxed` instead of `Release`.
     RelaxedSeq,
+}
+
+/// What a consumer learns from the sequence word of cell `head`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CellState {
+    /// `head + 1`: entry `head` was pushed singly and may be taken.
+    Announced,
+    /// `head` (written by a chunk or slice in this lap, or the reset value 0 in cell 0), or a
+    /// cell without a sequence word: `tail` tells.
+    AskTail,
+    /// Anything else: the cell still holds the previous lap's entry.
+    NotWritten,
 }
 
 /// Writes an entry that is found through `tail` only (chunks and slices): its sequence word
@@ -741,10 +762,25 @@ impl<'a, E: Element> Consumer<'a, E> {
     /// `true` if cell `head`'s sequence word announces entry `head`.
     #[inline(always)]
     fn announced(&self, head: u32) -> bool {
+        self.cell_state(head) == CellState::Announced
+    }
+
+    /// What cell `head`'s sequence word says about entry `head`.
+    #[inline(always)]
+    fn cell_state(&self, head: u32) -> CellState {
+        let Some(seq) = E::seq(self.cell(head)) else {
+            return CellState::AskTail;
+        };
         // Acquire: pairs with the producer's Release store of the sequence word in `push`, so
         // the entry's value written before it is visible to our load of it.
-        E::seq(self.cell(head))
-            .is_some_and(|seq| seq.load(Ordering::Acquire) == head.wrapping_add(1))
+        let word = seq.load(Ordering::Acquire);
+        if word == head.wrapping_add(1) {
+            CellState::Announced
+        } else if word == head {
+            CellState::AskTail
+        } else {
+            CellState::NotWritten
+        }
     }
 
     #[inline(always)]
@@ -798,7 +834,13 @@ impl<'a, E: Element> Consumer<'a, E> {
     #[inline(never)]
     fn pop_slow(&mut self) -> Result<E, Error> {
         let head = self.head;
-        if self.announced(head) {
+        let state = self.cell_state(head);
+        if state == CellState::NotWritten {
+            // Nothing written in cell `head` in this lap (or its sequence word not visible
+            // yet): `tail` cannot show entry `head` either, so its line is not read.
+            return Err(Error::Empty);
+        }
+        if state == CellState::Announced {
             // Taken through its sequence word, without waiting for `tail`'s cache line: the
             // producer's `tail` store may not even have landed yet.
             let v = E::load(self.cell(head));

@@ -431,9 +431,15 @@ fn hostile_descriptors_are_dropped_with_an_error() {
     assert_eq!(c.recv(), Ok(Descriptor::new(3, 4, 0, 8)));
     assert_eq!(c.recv(), Err(Error::NotOwned));
     assert_eq!(c.recv(), Err(Error::Empty));
-    // A tail far ahead is refused without touching anything.
+    // A tail far ahead is refused without touching anything. While cell 5's sequence word
+    // says the cell is not written in this lap, `recv` does not even read `tail`.
     word(&region, 128).store(5 + 9, Ordering::Release);
+    assert_eq!(c.recv(), Err(Error::Empty));
+    word(&region, entries + 5 * cell).store(5, Ordering::Release); // "written by a chunk"
     assert_eq!(c.recv(), Err(Error::PeerCorrupt));
+    let mut out = [Descriptor::default(); 4];
+    word(&region, entries + 5 * cell).store(0, Ordering::Release);
+    assert_eq!(c.recv_batch(&mut out), Err(Error::PeerCorrupt));
 }
 
 #[test]
