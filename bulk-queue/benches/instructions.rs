@@ -70,6 +70,16 @@ wrappers!(
     |p, v| p.push(v).is_ok(),
     |c| c.pop().ok()
 );
+type SeqP = bulk_queue::ring::Producer<'static, bulk_queue::Seq<u64>>;
+type SeqC = bulk_queue::ring::Consumer<'static, bulk_queue::Seq<u64>>;
+wrappers!(
+    ir_push_bulk_queue_seq,
+    ir_pop_bulk_queue_seq,
+    SeqP,
+    SeqC,
+    |p, v| p.push(bulk_queue::Seq(v)).is_ok(),
+    |c| c.pop().ok().map(|v| v.0)
+);
 wrappers!(
     ir_push_rtrb,
     ir_pop_rtrb,
@@ -122,6 +132,20 @@ fn ir_chunk_read_bulk_queue(c: &mut OurC) -> u64 {
         return 0;
     };
     let s = ch.iter().sum();
+    ch.commit_all();
+    s
+}
+#[inline(never)]
+fn ir_chunk_write_bulk_queue_seq(p: &mut SeqP, start: u64) -> usize {
+    p.write_chunk(CHUNK as u32)
+        .map_or(0, |c| c.fill_from_iter((start..).map(bulk_queue::Seq)))
+}
+#[inline(never)]
+fn ir_chunk_read_bulk_queue_seq(c: &mut SeqC) -> u64 {
+    let Ok(ch) = c.read_chunk(CHUNK as u32) else {
+        return 0;
+    };
+    let s = ch.iter().map(|v| v.0).sum();
     ch.commit_all();
     s
 }
@@ -207,6 +231,28 @@ fn workload() {
         c.pop().ok()
     });
     let mem = Box::leak(Box::new(bulk_queue::ring::RingMem::<
+        bulk_queue::Seq<u64>,
+        CAP,
+    >::new()));
+    let (mut p, mut c) = mem.split();
+    drive(
+        &mut p,
+        &mut c,
+        ir_push_bulk_queue_seq,
+        ir_pop_bulk_queue_seq,
+    );
+    let (mut p, mut c) = Box::leak(Box::new(bulk_queue::ring::RingMem::<
+        bulk_queue::Seq<u64>,
+        CAP,
+    >::new()))
+    .split();
+    drive_chunks(
+        &mut p,
+        &mut c,
+        ir_chunk_write_bulk_queue_seq,
+        ir_chunk_read_bulk_queue_seq,
+    );
+    let mem = Box::leak(Box::new(bulk_queue::ring::RingMem::<
         bulk_queue::Descriptor,
         CAP,
     >::new()));
@@ -250,6 +296,8 @@ fn main() {
         "ir_push_bulk_queue",
         "ir_pop_bulk_queue",
         "ir_push_bulk_queue_notify",
+        "ir_push_bulk_queue_seq",
+        "ir_pop_bulk_queue_seq",
         "ir_push_descriptor",
         "ir_pop_descriptor",
         "ir_push_rtrb",
@@ -262,6 +310,8 @@ fn main() {
         "ir_pop_crossbeam",
         "ir_chunk_write_bulk_queue",
         "ir_chunk_read_bulk_queue",
+        "ir_chunk_write_bulk_queue_seq",
+        "ir_chunk_read_bulk_queue_seq",
         "ir_chunk_write_rtrb",
         "ir_chunk_read_rtrb",
         "ir_chunk_write_ringbuf",
@@ -298,11 +348,11 @@ fn main() {
         if name.starts_with("ir_chunk") {
             let per_item = total as f64 / (CHUNK_CALLS * CHUNK as u64) as f64;
             println!(
-                "  {name:26} {:7.2} per item ({CHUNK}-item chunks)",
+                "  {name:30} {:7.2} per item ({CHUNK}-item chunks)",
                 per_item
             );
         } else {
-            println!("  {name:26} {:7.2}", total as f64 / CALLS as f64);
+            println!("  {name:30} {:7.2}", total as f64 / CALLS as f64);
         }
         let _ = std::fs::remove_file(out);
     }

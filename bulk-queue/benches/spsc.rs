@@ -7,6 +7,8 @@
 //!   every queue on every workload once, then the median and range over rounds are printed, both
 //!   of the whole run and of the median over its blocks (100,000 items or 1,000 round trips),
 //!   which filters out the blocks in which another process preempted one of the two threads.
+//!   `BQ_WORK=pingpong` (or `single`, `chunk64`, `chunk256`, comma-separated) runs only those
+//!   workloads.
 
 use std::hint::spin_loop;
 use std::sync::Arc;
@@ -70,6 +72,46 @@ impl Cons for OurC {
         };
         let n = chunk.len();
         *sum += chunk.iter().sum::<u64>();
+        chunk.commit_all();
+        n
+    }
+}
+
+// ---- bulk-queue ring of `Seq<u64>` (cells with a sequence word)
+type SeqP = bulk_queue::ring::Producer<'static, bulk_queue::Seq<u64>>;
+type SeqC = bulk_queue::ring::Consumer<'static, bulk_queue::Seq<u64>>;
+fn ours_seq() -> (SeqP, SeqC) {
+    Box::leak(Box::new(bulk_queue::ring::RingMem::<
+        bulk_queue::Seq<u64>,
+        CAP,
+    >::new()))
+    .split()
+}
+impl Prod for SeqP {
+    #[inline]
+    fn push1(&mut self, v: u64) -> bool {
+        self.push(bulk_queue::Seq(v)).is_ok()
+    }
+    #[inline]
+    fn push_batch(&mut self, start: u64, max: usize) -> usize {
+        let Ok(chunk) = self.write_chunk(max as u32) else {
+            return 0;
+        };
+        chunk.fill_from_iter((start..).map(bulk_queue::Seq))
+    }
+}
+impl Cons for SeqC {
+    #[inline]
+    fn pop1(&mut self) -> Option<u64> {
+        self.pop().ok().map(|v| v.0)
+    }
+    #[inline]
+    fn pop_batch(&mut self, max: usize, sum: &mut u64) -> usize {
+        let Ok(chunk) = self.read_chunk(max as u32) else {
+            return 0;
+        };
+        let n = chunk.len();
+        *sum += chunk.iter().map(|v| v.0).sum::<u64>();
         chunk.commit_all();
         n
     }
@@ -408,8 +450,9 @@ fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Timing
     })
 }
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "bulk-queue",
+    "bulk-queue seq",
     "bulk-queue bulk",
     "rtrb",
     "ringbuf",
@@ -447,6 +490,7 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
     }
     match name {
         "bulk-queue" => on!(ours(), true, true),
+        "bulk-queue seq" => on!(ours_seq(), true, true),
         "bulk-queue bulk" => on!(bulk(), false, false),
         "rtrb" => on!(rtrb_q(), true, true),
         "ringbuf" => on!(ringbuf_q(), true, true),
@@ -457,12 +501,37 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
 }
 
 fn rounds(r: usize) {
-    let works = [
-        ("single item, Mops/s", Work::Single, 10_000_000u64),
-        ("chunks of 64, Mops/s", Work::Batch(64), 50_000_000),
-        ("chunks of 256, Mops/s", Work::Batch(256), 50_000_000),
-        ("ping-pong round trip, ns", Work::PingPong, 300_000),
-    ];
+    // `BQ_WORK=pingpong` (or `single`, `chunk64`, `chunk256`, comma-separated) runs only those
+    // workloads.
+    let only = std::env::var("BQ_WORK").ok();
+    let works: Vec<_> = [
+        ("single", "single item, Mops/s", Work::Single, 10_000_000u64),
+        (
+            "chunk64",
+            "chunks of 64, Mops/s",
+            Work::Batch(64),
+            50_000_000,
+        ),
+        (
+            "chunk256",
+            "chunks of 256, Mops/s",
+            Work::Batch(256),
+            50_000_000,
+        ),
+        (
+            "pingpong",
+            "ping-pong round trip, ns",
+            Work::PingPong,
+            300_000,
+        ),
+    ]
+    .into_iter()
+    .filter(|(key, ..)| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k == *key))
+    })
+    .map(|(_, title, work, n)| (title, work, n))
+    .collect();
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); NAMES.len()]; works.len()];
     let mut block_results = results.clone();
     for round in 0..r {
@@ -489,24 +558,65 @@ fn rounds(r: usize) {
             }
         }
     }
+    // Per round, each bulk-queue row's block figure against the best peer's in the same round
+    // (the machine's speed changes between rounds, so ratios within a round compare better).
+    let ratios: Vec<Vec<Vec<f64>>> = works
+        .iter()
+        .enumerate()
+        .map(|(w, (_, work, _))| {
+            let peers: Vec<&Vec<f64>> = NAMES
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| !n.starts_with("bulk-queue"))
+                .map(|(q, _)| &block_results[w][q])
+                .filter(|v| !v.is_empty())
+                .collect();
+            (0..NAMES.len())
+                .map(|q| {
+                    let ours = &block_results[w][q];
+                    if !NAMES[q].starts_with("bulk-queue") || ours.is_empty() || peers.is_empty() {
+                        return Vec::new();
+                    }
+                    (0..ours.len())
+                        .map(|round| {
+                            let each = peers.iter().map(|v| v[round]);
+                            let best = if *work == Work::PingPong {
+                                each.fold(f64::INFINITY, f64::min)
+                            } else {
+                                each.fold(0.0, f64::max)
+                            };
+                            ours[round] / best
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     println!("\n{r} interleaved rounds; median [min – max] over rounds");
-    println!("whole run | median of the round's blocks (100,000 items / 1,000 round trips)");
+    println!(
+        "whole run | median of the round's blocks (100,000 items / 1,000 round trips) \
+         | block figure / best peer's in the same round"
+    );
+    let mut ratios = ratios;
     for (w, (title, _, n)) in works.iter().enumerate() {
         println!("\n{title} ({n} per round)");
         for (q, name) in NAMES.iter().enumerate() {
             let mut line = format!("  {name:16}");
-            for table in [&mut results, &mut block_results] {
+            for (k, table) in [&mut results, &mut block_results, &mut ratios]
+                .into_iter()
+                .enumerate()
+            {
                 let v = &mut table[w][q];
                 if v.is_empty() {
                     continue;
                 }
                 v.sort_by(|a, b| a.total_cmp(b));
-                line += &format!(
-                    " {:9.1} [{:.1} – {:.1}] |",
-                    v[v.len() / 2],
-                    v[0],
-                    v[v.len() - 1]
-                );
+                let (m, lo, hi) = (v[v.len() / 2], v[0], v[v.len() - 1]);
+                line += &if k == 2 {
+                    format!(" {m:.2}x [{lo:.2} – {hi:.2}] |")
+                } else {
+                    format!(" {m:9.1} [{lo:.1} – {hi:.1}] |")
+                };
             }
             if line.ends_with('|') {
                 println!("{}", line.trim_end_matches('|'));

@@ -13,9 +13,14 @@
 //! | 256 | 128 | forward ring, consumer line (`head`, `wakeup`) |
 //! | 384 | 128 | return ring, producer line (written by the consumer) |
 //! | 512 | 128 | return ring, consumer line (written by the producer) |
-//! | 640 | 16 × capacity | forward ring descriptors |
-//! | … | 16 × return capacity | return ring descriptors ([`Geometry::return_capacity`]) |
+//! | 640 | 32 × capacity | forward ring cells |
+//! | … | 32 × return capacity | return ring cells ([`Geometry::return_capacity`]) |
 //! | pool offset (128-aligned) | slots × slot size | the buffer pool |
+//!
+//! A ring cell ([`DESCRIPTOR_SIZE`] bytes, recorded in the header) is eight 32-bit words: the
+//! sequence word (see [`ring`](crate::ring)), the descriptor (pool and flags, slot, offset,
+//! length), and three words of padding that are never accessed, so that a cell never straddles a
+//! 64-byte cache line.
 //!
 //! # Ownership
 //!
@@ -35,9 +40,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// First header word of a formatted region: `"BulQ"` in little-endian byte order.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"BulQ");
-/// Version of the region layout described in this module.
-pub const VERSION: u32 = 1;
-/// Size of one descriptor in shared memory, in bytes.
+/// Version of the region layout described in this module (2: ring cells with sequence words).
+pub const VERSION: u32 = 2;
+/// Size of one ring cell (sequence word, descriptor, padding) in shared memory, in bytes.
 pub const DESCRIPTOR_SIZE: u32 = <Descriptor as Element>::CELL_SIZE;
 
 const LINE: usize = 128;
@@ -146,7 +151,7 @@ impl Geometry {
     /// # Examples
     /// ```
     /// let g = bulk_queue::Geometry::new(64, 32, 2048, 0);
-    /// assert_eq!(g.region_len(), 640 + (64 + 32) * 16 + 32 * 2048);
+    /// assert_eq!(g.region_len(), 640 + (64 + 32) * 32 + 32 * 2048);
     /// ```
     pub const fn region_len(&self) -> usize {
         if self.validate().is_err() {
@@ -248,6 +253,19 @@ impl<'a> Region<'a> {
             // Relaxed: as above.
             line.head.store(0, Ordering::Relaxed);
             line.wakeup.store(0, Ordering::Relaxed);
+        }
+        let rings = [
+            (FWD_ENTRIES, geometry.capacity),
+            (geometry.ret_entries(), geometry.return_capacity()),
+        ];
+        for (off, n) in rings {
+            let cells = self
+                .slice_at::<<Descriptor as Element>::Cell>(off, n as usize)
+                .ok_or(Error::TooSmall)?;
+            for seq in cells.iter().filter_map(Descriptor::seq) {
+                // Relaxed: as above. 0 matches no entry a consumer waits for in the first lap.
+                seq.store(0, Ordering::Relaxed);
+            }
         }
         let len64 = len as u64;
         let words = [

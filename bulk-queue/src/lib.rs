@@ -21,7 +21,7 @@ pub use bulk::{
     AlignedBuf, BulkConsumer, BulkProducer, DESCRIPTOR_SIZE, Geometry, MAGIC, SlotData, VERSION,
     split,
 };
-pub use element::{Descriptor, Element};
+pub use element::{Descriptor, Element, Seq};
 #[cfg(feature = "critical-section")]
 pub use irq::IrqShared;
 #[cfg(not(loom))]

@@ -12,6 +12,44 @@
 //! (consumer). Every index read from the peer is validated: `tail - head` (wrapping) must not
 //! exceed `capacity`; otherwise the operation fails with [`Error::PeerCorrupt`].
 //!
+//! # Sequence words
+//!
+//! The cells of [`Descriptor`](crate::Descriptor) and [`Seq`](crate::Seq) rings also hold a
+//! 32-bit *sequence word* on the same cache line as the entry (the idea of FastForward, Giacomoni
+//! et al., PPoPP 2008, and of Vyukov's bounded queue: the consumer polls the entry's own line);
+//! `u32` and `u64` cells are the bare value and use `tail` only. Every write of entry `i` also
+//! writes its cell's sequence word:
+//!
+//! * a single [`Producer::push`] writes the value, then `i + 1` (wrapping: the entry is
+//!   *announced*), then `tail`;
+//! * chunked and slice writes store `i` (*written, ask `tail`*): the entry counts only once
+//!   `tail` publishes it, so the unpublished rest of a partially committed chunk is never taken.
+//!
+//! When the consumer's cached `tail` says the ring is empty, [`Consumer::pop`] reads only the
+//! sequence word of cell `head`: `head + 1` — the entry is taken at once, without reading `tail`;
+//! `head` — `tail` is read as for bare cells; anything else — the cell still holds an earlier
+//! lap's entry, so `tail` cannot show entry `head` either: the ring is empty and `tail`'s line is
+//! not touched. A waiting consumer thus polls one cache line, the one the producer writes the
+//! entry into, and a one-way trip through an idle ring costs one cache-line transfer instead of
+//! two dependent ones (`tail`'s line, then the entry's). When the next entry on the same line is
+//! announced too (the consumer is streaming right behind the producer), `pop` also re-reads
+//! `tail`, so that it takes the published run through its cache. Chunked reads and
+//! [`Consumer::available`] use `tail` only.
+//!
+//! A stale word from an earlier lap is never mistaken for a current one: before cell `head` is
+//! written for entry `head`, its word was last written for entry `head - capacity` (so it holds
+//! `head - capacity + 1` or `head - capacity`, neither `head` nor `head + 1` since `2 <=
+//! capacity < 2^32`), and the consumer has read that entry, so by coherence it cannot see an
+//! older word. [`RingMem::split`] and [`Region::format`](crate::Region::format) reset every
+//! sequence word to 0 (cell 0: "ask `tail`"; the others: "not written").
+//!
+//! The consumer may run ahead of the published `tail` by the entries it took through their
+//! sequence words, until the producer's `tail` store lands; a `tail` up to `capacity` behind
+//! `head` therefore means "nothing more yet", not a corrupt peer. A hostile producer writing
+//! sequence words can only make the consumer take the garbage entries it writes (which the bulk
+//! channel validates like any descriptor) or see an empty ring; a corrupt `tail` is reported
+//! ([`Error::PeerCorrupt`]) when the consumer reads it.
+//!
 //! Only loads, stores and fences are used, no read-modify-write, so the ring works on
 //! `thumbv6m-none-eabi`. Every operation runs a bounded number of steps (no loop waits for the
 //! other side): the ring is wait-free on both sides.
@@ -21,6 +59,8 @@
 //! * The producer writes entries with `Relaxed` stores, then publishes `tail` with a `Release`
 //!   store; the consumer reads `tail` with `Acquire` and then the entries with `Relaxed` loads.
 //!   The Release/Acquire pair makes the entry writes visible before the consumer reads them.
+//! * A single push writes the entry with `Relaxed` stores and its sequence word with a `Release`
+//!   store; a consumer that reads that sequence word with `Acquire` then reads the entry.
 //! * The consumer reads entries, then publishes `head` with a `Release` store; the producer
 //!   reads `head` with `Acquire` before overwriting cells. The pair orders the consumer's reads
 //!   of a cell before the producer's next write of it.
@@ -33,6 +73,8 @@
 //! the epoch and does not sleep; otherwise it may block on its notification object. A producer
 //! with a [`Notify`] hook, after each publication of `tail`, issues a `SeqCst` fence and reads
 //! `wakeup`; if it holds an epoch it has not yet signalled, it calls [`Notify::notify`] once.
+//! The consumer's re-check looks where `pop` looks: the sequence word of cell `head`, then
+//! `tail`; both are stored before the producer's fence.
 //!
 //! The two fences make this Dekker's pattern: of the consumer's "store epoch; read tail" and the
 //! producer's "store tail; read epoch", at least one side sees the other's store. Either the
@@ -158,7 +200,8 @@ impl<E: Element, const N: usize> RingMem<E, N> {
         }
     }
 
-    /// Resets the ring to empty and splits it into its two halves.
+    /// Resets the ring to empty and splits it into its two halves (O(N): every cell's sequence
+    /// word is reset).
     pub fn split(&mut self) -> (Producer<'_, E>, Consumer<'_, E>) {
         const {
             assert!(
@@ -170,6 +213,12 @@ impl<E: Element, const N: usize> RingMem<E, N> {
         self.prod.tail.store(0, Ordering::Relaxed);
         self.cons.head.store(0, Ordering::Relaxed);
         self.cons.wakeup.store(0, Ordering::Relaxed);
+        for cell in &self.entries {
+            if let Some(seq) = E::seq(cell) {
+                // Relaxed: as above. 0 matches no entry the consumer waits for in the first lap.
+                seq.store(0, Ordering::Relaxed);
+            }
+        }
         let Some(cells) = Cells::new(&self.entries[..]) else {
             unreachable!("N is a power of two (checked at compile time)")
         };
@@ -204,6 +253,31 @@ pub enum Weakening {
     RelaxedPublish,
     /// Leave out the `SeqCst` fences of the wakeup protocol.
     NoSleepFence,
+    /// Store a pushed entry's sequence word with `Relaxed` instead of `Release`.
+    RelaxedSeq,
+}
+
+/// What a consumer learns from the sequence word of cell `head`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CellState {
+    /// `head + 1`: entry `head` was pushed singly and may be taken.
+    Announced,
+    /// `head` (written by a chunk or slice in this lap, or the reset value 0 in cell 0), or a
+    /// cell without a sequence word: `tail` tells.
+    AskTail,
+    /// Anything else: the cell still holds the previous lap's entry.
+    NotWritten,
+}
+
+/// Writes an entry that is found through `tail` only (chunks and slices): its sequence word
+/// becomes its own index, which no consumer waits for in this cell.
+#[inline(always)]
+fn write_unannounced<E: Element>(cell: &E::Cell, index: u32, value: E) {
+    E::store(cell, value);
+    if let Some(seq) = E::seq(cell) {
+        // Relaxed: published, with the entry, by the Release store of `tail`.
+        seq.store(index, Ordering::Relaxed);
+    }
 }
 
 #[inline(always)]
@@ -331,6 +405,25 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
         self.entries.at(index)
     }
 
+    /// Writes entry `index` and announces it in its sequence word (`index + 1`), so a consumer
+    /// polling that cell may take it before `tail` is published.
+    #[inline(always)]
+    fn write_announced(&self, index: u32, value: E) {
+        let cell = self.cell(index);
+        E::store(cell, value);
+        if let Some(seq) = E::seq(cell) {
+            #[allow(unused_mut)]
+            let mut order = Ordering::Release;
+            #[cfg(loom)]
+            if self.weak == Some(Weakening::RelaxedSeq) {
+                order = Ordering::Relaxed;
+            }
+            // Release: the Relaxed value store above becomes visible to a consumer that reads
+            // this sequence word with Acquire.
+            seq.store(index.wrapping_add(1), order);
+        }
+    }
+
     /// Reads and validates the consumer's index; returns the free entries.
     #[cold]
     #[inline(never)]
@@ -417,7 +510,7 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
             // Kept out of line so that the fast path needs no stack frame.
             return self.push_slow(value);
         }
-        E::store(self.cell(tail), value);
+        self.write_announced(tail, value);
         self.tail = tail.wrapping_add(1);
         self.publish();
         Ok(())
@@ -431,7 +524,7 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
             return Err(Error::Full);
         }
         let tail = self.tail;
-        E::store(self.cell(tail), value);
+        self.write_announced(tail, value);
         self.tail = tail.wrapping_add(1);
         self.publish();
         Ok(())
@@ -462,11 +555,14 @@ impl<'a, E: Element, N: Notify> Producer<'a, E, N> {
         let run = self.entries.tail_from(self.tail);
         let first = n.min(run.len());
         let (a, b) = items[..n].split_at(first);
+        let mut index = self.tail;
         for (cell, v) in run.iter().zip(a) {
-            E::store(cell, *v);
+            write_unannounced(cell, index, *v);
+            index = index.wrapping_add(1);
         }
         for (cell, v) in self.entries.all().iter().zip(b) {
-            E::store(cell, *v);
+            write_unannounced(cell, index, *v);
+            index = index.wrapping_add(1);
         }
         self.tail = self.tail.wrapping_add(n as u32);
         self.publish();
@@ -540,7 +636,8 @@ impl<E: Element, N: Notify> WriteChunk<'_, '_, E, N> {
             return Err(Error::OutOfRange);
         }
         let p = &*self.producer;
-        E::store(p.cell(p.tail.wrapping_add(i as u32)), value);
+        let index = p.tail.wrapping_add(i as u32);
+        write_unannounced(p.cell(index), index, value);
         Ok(())
     }
 
@@ -577,14 +674,15 @@ impl<E: Element, N: Notify> WriteChunk<'_, '_, E, N> {
         let len = self.len as usize;
         let (a, b) = self.producer.entries.split_at(self.producer.tail, len);
         let mut iter = iter.into_iter();
+        let tail = self.producer.tail;
         let mut n = 0;
         for (cell, v) in a.iter().zip(&mut iter) {
-            E::store(cell, v);
+            write_unannounced(cell, tail.wrapping_add(n as u32), v);
             n += 1;
         }
         if n == a.len() {
             for (cell, v) in b.iter().zip(&mut iter) {
-                E::store(cell, v);
+                write_unannounced(cell, tail.wrapping_add(n as u32), v);
                 n += 1;
             }
         }
@@ -647,9 +745,42 @@ impl<'a, E: Element> Consumer<'a, E> {
         // Acquire: pairs with the producer's Release store of `tail`, making its entry writes
         // visible before we read them.
         let tail = self.prod.tail.load(Ordering::Acquire);
-        let used = valid_distance(tail, self.head, self.capacity).ok_or(Error::PeerCorrupt)?;
-        self.tail_cache = tail;
-        Ok(used)
+        match valid_distance(tail, self.head, self.capacity) {
+            Some(used) => {
+                self.tail_cache = tail;
+                Ok(used)
+            }
+            // `tail` behind `head`: we took entries through their sequence words before the
+            // producer's store of `tail` landed. Nothing more is available yet.
+            None if self.head.wrapping_sub(tail) <= self.capacity => {
+                Ok(self.tail_cache.wrapping_sub(self.head))
+            }
+            None => Err(Error::PeerCorrupt),
+        }
+    }
+
+    /// `true` if cell `head`'s sequence word announces entry `head`.
+    #[inline(always)]
+    fn announced(&self, head: u32) -> bool {
+        self.cell_state(head) == CellState::Announced
+    }
+
+    /// What cell `head`'s sequence word says about entry `head`.
+    #[inline(always)]
+    fn cell_state(&self, head: u32) -> CellState {
+        let Some(seq) = E::seq(self.cell(head)) else {
+            return CellState::AskTail;
+        };
+        // Acquire: pairs with the producer's Release store of the sequence word in `push`, so
+        // the entry's value written before it is visible to our load of it.
+        let word = seq.load(Ordering::Acquire);
+        if word == head.wrapping_add(1) {
+            CellState::Announced
+        } else if word == head {
+            CellState::AskTail
+        } else {
+            CellState::NotWritten
+        }
     }
 
     #[inline(always)]
@@ -702,10 +833,34 @@ impl<'a, E: Element> Consumer<'a, E> {
     #[cold]
     #[inline(never)]
     fn pop_slow(&mut self) -> Result<E, Error> {
+        let head = self.head;
+        let state = self.cell_state(head);
+        if state == CellState::NotWritten {
+            // Nothing written in cell `head` in this lap (or its sequence word not visible
+            // yet): `tail` cannot show entry `head` either, so its line is not read.
+            return Err(Error::Empty);
+        }
+        if state == CellState::Announced {
+            // Taken through its sequence word, without waiting for `tail`'s cache line: the
+            // producer's `tail` store may not even have landed yet.
+            let v = E::load(self.cell(head));
+            let next = head.wrapping_add(1);
+            self.head = next;
+            // `tail_cache` was `head` (the cache said empty); keep it no lower than `head`.
+            self.tail_cache = next;
+            // Streaming (the next entry, on the line just fetched, is announced too): re-read
+            // `tail` to take the published run through the cache, rather than chasing the
+            // producer one sequence word at a time on the line it is writing. A corrupt `tail`
+            // is reported by the next call that needs it.
+            if self.entries.same_line(head, next, E::CELL_SIZE) && self.announced(next) {
+                let _ = self.refresh();
+            }
+            self.release();
+            return Ok(v);
+        }
         if self.refresh()? == 0 {
             return Err(Error::Empty);
         }
-        let head = self.head;
         let v = E::load(self.cell(head));
         self.head = head.wrapping_add(1);
         self.release();
@@ -765,7 +920,7 @@ impl<'a, E: Element> Consumer<'a, E> {
     /// # Errors
     /// [`Error::PeerCorrupt`] when the producer's index is impossible.
     pub fn prepare_to_sleep(&mut self) -> Result<bool, Error> {
-        if self.available_at_least(1)? > 0 {
+        if self.announced(self.head) || self.available_at_least(1)? > 0 {
             return Ok(false);
         }
         self.epoch = self.epoch.wrapping_add(1);
@@ -783,7 +938,7 @@ impl<'a, E: Element> Consumer<'a, E> {
             // pairs with the producer's fence after its `tail` store (Dekker's pattern).
             fence(Ordering::SeqCst);
         }
-        if self.refresh()? > 0 {
+        if self.announced(self.head) || self.refresh()? > 0 {
             // Relaxed: withdrawing the request needs no ordering; a signal the producer already
             // sent is only a spurious wakeup.
             self.cons.wakeup.store(0, Ordering::Relaxed);

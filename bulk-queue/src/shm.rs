@@ -55,6 +55,14 @@ impl<'a, C> Cells<'a, C> {
         unsafe { self.slice.get_unchecked(i..) }
     }
 
+    /// `true` if the cells for `a` and `b` (cells of `cell_size` bytes, a power of two, from a
+    /// 64-byte-aligned start) lie on the same 64-byte cache line.
+    #[inline(always)]
+    pub(crate) fn same_line(&self, a: u32, b: u32, cell_size: u32) -> bool {
+        let per_line = (64 / cell_size.max(1)).max(1);
+        (a & self.mask) / per_line == (b & self.mask) / per_line
+    }
+
     /// All cells.
     #[inline(always)]
     pub(crate) fn all(&self) -> &'a [C] {
@@ -104,7 +112,7 @@ mod region {
     // SAFETY: two AtomicU32s plus padding, `repr(C)`.
     unsafe impl SharedLayout for ConsumerLine {}
     // SAFETY: an array of atomics.
-    unsafe impl SharedLayout for [AtomicU32; 4] {}
+    unsafe impl SharedLayout for [AtomicU32; 8] {}
 
     /// A shared-memory region holding a bulk queue: ring indices, descriptors and the buffer pool.
     ///
@@ -217,7 +225,7 @@ mod region {
     /// # One access size per byte
     ///
     /// Every access the crate makes to shared memory is a 4-byte-aligned `AtomicU32` access
-    /// (header words, ring index lines, descriptor cells `[AtomicU32; 4]`, and the pool through
+    /// (header words, ring index lines, descriptor cells `[AtomicU32; 8]`, and the pool through
     /// this type). Rust's memory model makes racing atomic accesses of *different* sizes to the
     /// same bytes undefined behaviour; since `Region` is `Copy` and `format`/`attach` are safe,
     /// safe code can make two handles race on one region, or re-format a live region with a

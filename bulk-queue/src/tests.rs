@@ -410,9 +410,12 @@ fn hostile_descriptors_are_dropped_with_an_error() {
     region.format(G).unwrap();
     let mut c = BulkConsumer::attach(region, G, &mut s.cmap).unwrap();
     let entries = 640;
+    let cell = DESCRIPTOR_SIZE as usize;
+    // Word 0 of a cell is the sequence word (left 0: found through `tail`), words 1-4 the
+    // descriptor.
     let put = |i: usize, words: [u32; 4]| {
         for (k, w) in words.into_iter().enumerate() {
-            word(&region, entries + i * 16 + k * 4).store(w, Ordering::Relaxed);
+            word(&region, entries + i * cell + 4 + k * 4).store(w, Ordering::Relaxed);
         }
     };
     put(0, [3, 99, 0, 1]); // slot 99 outside the pool
@@ -428,9 +431,15 @@ fn hostile_descriptors_are_dropped_with_an_error() {
     assert_eq!(c.recv(), Ok(Descriptor::new(3, 4, 0, 8)));
     assert_eq!(c.recv(), Err(Error::NotOwned));
     assert_eq!(c.recv(), Err(Error::Empty));
-    // A tail far ahead is refused without touching anything.
+    // A tail far ahead is refused without touching anything. While cell 5's sequence word
+    // says the cell is not written in this lap, `recv` does not even read `tail`.
     word(&region, 128).store(5 + 9, Ordering::Release);
+    assert_eq!(c.recv(), Err(Error::Empty));
+    word(&region, entries + 5 * cell).store(5, Ordering::Release); // "written by a chunk"
     assert_eq!(c.recv(), Err(Error::PeerCorrupt));
+    let mut out = [Descriptor::default(); 4];
+    word(&region, entries + 5 * cell).store(0, Ordering::Release);
+    assert_eq!(c.recv_batch(&mut out), Err(Error::PeerCorrupt));
 }
 
 #[test]
@@ -439,11 +448,12 @@ fn hostile_returns_are_refused() {
     let region = Region::new(&mut s.buf.0).unwrap();
     region.format(G).unwrap();
     let mut p = BulkProducer::attach(region, G, &mut s.pmap).unwrap();
-    let ret_entries = 640 + 8 * 16; // return capacity 16
+    let cell = DESCRIPTOR_SIZE as usize;
+    let ret_entries = 640 + 8 * cell; // return capacity 16
     // The "consumer" returns slot 1, which the producer still owns, then slot 200.
     for (i, slot) in [1u32, 200].into_iter().enumerate() {
-        word(&region, ret_entries + i * 16).store(3, Ordering::Relaxed);
-        word(&region, ret_entries + i * 16 + 4).store(slot, Ordering::Relaxed);
+        word(&region, ret_entries + i * cell + 4).store(3, Ordering::Relaxed);
+        word(&region, ret_entries + i * cell + 8).store(slot, Ordering::Relaxed);
     }
     word(&region, 384).store(2, Ordering::Release); // return tail
     assert_eq!(p.reclaim(), Err(Error::NotOwned));
@@ -499,4 +509,173 @@ fn error_display() {
         std::format!("{}", Error::NotOwned),
         "slot not owned by this side"
     );
+}
+
+/// A `Seq` ring: single pushes are announced in their cells' sequence words, chunk and slice
+/// writes are not (their words hold their own index), so a partially committed chunk's tail is
+/// never taken through a sequence word.
+#[test]
+fn seq_ring_takes_only_published_entries() {
+    let mut mem = RingMem::<Seq<u32>, 4>::new();
+    let (mut p, mut c) = mem.split();
+    for round in 0..6u32 {
+        p.push(Seq(round)).unwrap();
+        assert_eq!(c.pop(), Ok(Seq(round)));
+        let mut w = p.write_chunk(4).unwrap();
+        for i in 0..4 {
+            w.set(i, Seq(100 + i as u32)).unwrap();
+        }
+        w.commit(2);
+        assert_eq!(c.pop(), Ok(Seq(100)));
+        assert_eq!(c.pop(), Ok(Seq(101)));
+        assert_eq!(c.pop(), Err(Error::Empty), "uncommitted entries taken");
+        assert_eq!(p.push_slice(&[Seq(7), Seq(8)]), Ok(2));
+        assert_eq!(c.pop_slice(&mut [Seq(0); 4]), Ok(2));
+        assert_eq!(c.pop(), Err(Error::Empty));
+    }
+}
+
+/// The consumer takes an announced entry before the producer's `tail` store lands; a `tail`
+/// behind `head` by at most the capacity then means "nothing more yet", further is corrupt.
+#[test]
+fn seq_pop_runs_ahead_of_tail() {
+    let mut mem = RingMem::<Seq<u64>, 4>::new();
+    let (mut p, mut c) = mem.split();
+    p.push(Seq(5)).unwrap();
+    p.push(Seq(6)).unwrap();
+    // As if neither `tail` store had landed yet.
+    p.prod.tail.store(0, Ordering::Relaxed);
+    assert_eq!(c.pop(), Ok(Seq(5)));
+    assert_eq!(c.pop(), Ok(Seq(6)));
+    assert_eq!(c.available(), Ok(0));
+    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(c.read_chunk(4).err(), Some(Error::Empty));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    c.awake();
+    p.prod.tail.store(2, Ordering::Relaxed);
+    assert_eq!(c.pop(), Err(Error::Empty));
+    p.push(Seq(7)).unwrap();
+    assert_eq!(c.pop(), Ok(Seq(7)));
+    // 3 taken; a tail 5 behind is more than the capacity.
+    p.prod.tail.store(3u32.wrapping_sub(5), Ordering::Relaxed);
+    assert_eq!(c.available(), Err(Error::PeerCorrupt));
+}
+
+/// The wakeup re-check looks where `pop` looks: an announced entry whose `tail` store has not
+/// landed keeps the consumer awake.
+#[test]
+fn sleep_check_sees_announced_entries() {
+    let mut mem = RingMem::<Seq<u32>, 8>::new();
+    let (p, mut c) = mem.split();
+    let mut p = p.with_notify(Count::default());
+    p.push(Seq(1)).unwrap();
+    p.prod.tail.store(0, Ordering::Relaxed);
+    assert_eq!(c.prepare_to_sleep(), Ok(false));
+    assert_eq!(c.pop(), Ok(Seq(1)));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    p.push(Seq(2)).unwrap();
+    assert_eq!(p.notifier().0, 1);
+}
+
+/// Sequence words wrap with the indices: `u32::MAX + 1` is 0.
+#[test]
+fn seq_ring_wraps_past_u32_max() {
+    let mem = RingMem::<Seq<u32>, 4>::new();
+    let start = u32::MAX - 9;
+    mem.prod.tail.store(start, Ordering::Relaxed);
+    mem.cons.head.store(start, Ordering::Relaxed);
+    // Sequence words as the previous lap's chunk writes left them (their own indices).
+    for k in 0..4u32 {
+        let index = start.wrapping_sub(4).wrapping_add(k);
+        let cell = &mem.entries[(index % 4) as usize];
+        <Seq<u32> as Element>::seq(cell)
+            .unwrap()
+            .store(index, Ordering::Relaxed);
+    }
+    let cells = crate::shm::Cells::new(&mem.entries[..]).unwrap();
+    let mut p = Producer::<Seq<u32>>::new_at(&mem.prod, &mem.cons, cells, start);
+    let mut c = Consumer::<Seq<u32>>::new_at(&mem.prod, &mem.cons, cells, start);
+    for i in 0..20 {
+        p.push(Seq(i)).unwrap();
+        // The `tail` store of this push not landed yet: taken through the sequence word.
+        mem.prod
+            .tail
+            .store(start.wrapping_add(i), Ordering::Relaxed);
+        assert_eq!(c.pop(), Ok(Seq(i)));
+        assert_eq!(c.pop(), Err(Error::Empty));
+    }
+}
+
+/// A hostile third party writes random words anywhere in a live region (header, index lines,
+/// ring cells and sequence words, pool) between the honest sides' operations: every operation
+/// returns, nothing panics, and everything received is inside the pool. Miri-sized (it runs
+/// under Miri in CI, which also checks for undefined behaviour).
+#[test]
+fn random_region_writes_between_operations() {
+    let mut s = Setup::new();
+    let len = G.region_len();
+    let region = Region::new(&mut s.buf.0).unwrap();
+    region.format(G).unwrap();
+    let mut p = BulkProducer::attach(region, G, &mut s.pmap).unwrap();
+    let mut c = BulkConsumer::attach(region, G, &mut s.cmap).unwrap();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let ops = if cfg!(miri) { 300 } else { 20_000 };
+    let mut received = 0;
+    for _ in 0..ops {
+        let r = next();
+        // Mostly small values (plausible indices, slots, sequence words), sometimes any word.
+        let value = if r & 1 == 0 {
+            (r >> 8) as u32 % 40
+        } else {
+            (r >> 8) as u32
+        };
+        if r % 3 == 0 {
+            let offset = (next() as usize % (len / 4)) * 4;
+            word(&region, offset).store(value, Ordering::Relaxed);
+        }
+        match next() % 6 {
+            0 => {
+                if let Some(slot) = p.alloc() {
+                    let _ = p.slot(slot).and_then(|d| d.write(0, &[1, 2, 3]));
+                    if p.send(Descriptor::new(3, slot, 0, 3)).is_err() {
+                        let _ = p.dealloc(slot);
+                    }
+                }
+            }
+            1 => {
+                let _ = p.reclaim();
+            }
+            2 | 3 => {
+                if let Ok(d) = c.recv() {
+                    assert!(d.slot < G.pool_slots && d.offset + d.len <= G.slot_size);
+                    assert!(c.owns(d.slot));
+                    let mut b = [0u8; 3];
+                    let _ = c.slot(d.slot).and_then(|x| x.read(0, &mut b));
+                    let _ = c.release(d);
+                    received += 1;
+                }
+            }
+            4 => {
+                let mut out = [Descriptor::default(); 4];
+                if let Ok(n) = c.recv_batch(&mut out) {
+                    for d in &out[..n] {
+                        assert!(d.slot < G.pool_slots && c.owns(d.slot));
+                        let _ = c.release(*d);
+                    }
+                }
+            }
+            _ => {
+                let _ = c.prepare_to_sleep();
+                c.awake();
+                let _ = p.prepare_to_sleep();
+            }
+        }
+    }
+    assert!(received > 0, "no descriptor got through at all");
 }

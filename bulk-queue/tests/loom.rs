@@ -2,24 +2,64 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p bulk-queue --test loom --release --target-dir target/loom`
 //! (see `scripts/ci.d/bulk-queue.sh` for the bounds used in CI). Each model has a deliberately
-//! weakened twin that loom must catch.
+//! weakened twin that loom must catch. Each model runs on a ring of bare `u32` cells (found
+//! through `tail`) and on a ring of `Seq<u32>` cells (single pushes found through their sequence
+//! words, chunks through `tail`).
 #![cfg(loom)]
 
 use std::boxed::Box;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bulk_queue::Error;
 use bulk_queue::ring::{Notify, RingMem, Weakening};
+use bulk_queue::{Element, Error, Seq};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
 const ITEMS: u32 = 3;
 
+/// Runs `f` under loom: exhaustively for bare cells; for sequence-word cells (more atomic
+/// accesses per operation, so many more interleavings) with at most `SEQ_PREEMPTIONS`
+/// preemptions per execution, a bound under which loom still catches every weakened twin below.
+fn model<E: Item>(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if E::SEQ {
+        b.preemption_bound = Some(SEQ_PREEMPTIONS);
+    }
+    b.check(f);
+}
+
+const SEQ_PREEMPTIONS: usize = 5;
+
+/// The ring items of a model: `u32` (bare cells) or `Seq<u32>` (cells with a sequence word).
+trait Item: Element + Send + 'static {
+    const SEQ: bool;
+    fn from_u32(v: u32) -> Self;
+    fn to_u32(self) -> u32;
+}
+impl Item for u32 {
+    const SEQ: bool = false;
+    fn from_u32(v: u32) -> Self {
+        v
+    }
+    fn to_u32(self) -> u32 {
+        self
+    }
+}
+impl Item for Seq<u32> {
+    const SEQ: bool = true;
+    fn from_u32(v: u32) -> Self {
+        Seq(v)
+    }
+    fn to_u32(self) -> u32 {
+        self.0
+    }
+}
+
 /// Producer pushes 1..=ITEMS through a 2-entry ring (so cells are reused); the consumer must
 /// see exactly that sequence.
-fn transfer(weak: Option<Weakening>, chunked: bool) {
-    loom::model(move || {
-        let mem: &'static mut RingMem<u32, 2> = Box::leak(Box::new(RingMem::new()));
+fn transfer<E: Item>(weak: Option<Weakening>, chunked: bool) {
+    model::<E>(move || {
+        let mem: &'static mut RingMem<E, 2> = Box::leak(Box::new(RingMem::new()));
         let (mut p, mut c) = mem.split();
         if let Some(w) = weak {
             p.weaken(w);
@@ -32,13 +72,13 @@ fn transfer(weak: Option<Weakening>, chunked: bool) {
                     if let Ok(mut chunk) = p.write_chunk(2) {
                         let n = chunk.len().min((ITEMS + 1 - next) as usize);
                         for i in 0..n {
-                            chunk.set(i, next + i as u32).unwrap();
+                            chunk.set(i, E::from_u32(next + i as u32)).unwrap();
                         }
                         chunk.commit(n);
                         next += n as u32;
                         continue;
                     }
-                } else if p.push(next).is_ok() {
+                } else if p.push(E::from_u32(next)).is_ok() {
                     next += 1;
                     continue;
                 }
@@ -49,7 +89,7 @@ fn transfer(weak: Option<Weakening>, chunked: bool) {
         while expect <= ITEMS {
             match c.pop() {
                 Ok(v) => {
-                    assert_eq!(v, expect, "consumer read a stale or wrong entry");
+                    assert_eq!(v.to_u32(), expect, "consumer read a stale or wrong entry");
                     expect += 1;
                 }
                 Err(Error::Empty) => thread::yield_now(),
@@ -62,12 +102,22 @@ fn transfer(weak: Option<Weakening>, chunked: bool) {
 
 #[test]
 fn transfer_single_items() {
-    transfer(None, false);
+    transfer::<u32>(None, false);
 }
 
 #[test]
 fn transfer_chunks() {
-    transfer(None, true);
+    transfer::<u32>(None, true);
+}
+
+#[test]
+fn transfer_single_items_by_sequence_word() {
+    transfer::<Seq<u32>>(None, false);
+}
+
+#[test]
+fn transfer_chunks_with_sequence_words() {
+    transfer::<Seq<u32>>(None, true);
 }
 
 /// The message of a panic payload (`panic!` with a format string or a literal).
@@ -97,9 +147,18 @@ fn assert_caught(model: impl FnOnce(), expected: &str, what: &str) {
 #[test]
 fn relaxed_publication_is_caught() {
     assert_caught(
-        || transfer(Some(Weakening::RelaxedPublish), false),
+        || transfer::<u32>(Some(Weakening::RelaxedPublish), false),
         "consumer read a stale or wrong entry",
         "a Relaxed store of the ring index",
+    );
+}
+
+#[test]
+fn relaxed_sequence_word_is_caught() {
+    assert_caught(
+        || transfer::<Seq<u32>>(Some(Weakening::RelaxedSeq), false),
+        "consumer read a stale or wrong entry",
+        "a Relaxed store of the sequence word",
     );
 }
 
@@ -121,9 +180,9 @@ impl Notify for Wake {
 
 /// The consumer sleeps whenever it finds the ring empty; a lost wakeup leaves it blocked forever,
 /// which loom reports as a deadlock.
-fn wakeup(weak: Option<Weakening>) {
-    loom::model(move || {
-        let mem: &'static mut RingMem<u32, 4> = Box::leak(Box::new(RingMem::new()));
+fn wakeup<E: Item>(weak: Option<Weakening>) {
+    model::<E>(move || {
+        let mem: &'static mut RingMem<E, 4> = Box::leak(Box::new(RingMem::new()));
         let sem = Arc::new(Sem::default());
         let (p, mut c) = mem.split();
         let mut p = p.with_notify(Wake(sem.clone()));
@@ -132,15 +191,15 @@ fn wakeup(weak: Option<Weakening>) {
             c.weaken(w);
         }
         let producer = thread::spawn(move || {
-            p.push(1).unwrap();
-            p.push(2).unwrap();
+            p.push(E::from_u32(1)).unwrap();
+            p.push(E::from_u32(2)).unwrap();
         });
         let mut got = 0;
         while got < 2 {
             match c.pop() {
                 Ok(v) => {
                     got += 1;
-                    assert_eq!(v, got);
+                    assert_eq!(v.to_u32(), got);
                 }
                 Err(Error::Empty) => {
                     if c.prepare_to_sleep().unwrap() {
@@ -162,15 +221,29 @@ fn wakeup(weak: Option<Weakening>) {
 
 #[test]
 fn no_lost_wakeup() {
-    wakeup(None);
+    wakeup::<u32>(None);
+}
+
+#[test]
+fn no_lost_wakeup_with_sequence_words() {
+    wakeup::<Seq<u32>>(None);
 }
 
 #[test]
 fn missing_sleep_fence_is_caught() {
     // loom's report of a model where every thread is blocked (loom 0.7 rt/execution.rs).
     assert_caught(
-        || wakeup(Some(Weakening::NoSleepFence)),
+        || wakeup::<u32>(Some(Weakening::NoSleepFence)),
         "deadlock",
         "a lost wakeup without the SeqCst fences",
+    );
+}
+
+#[test]
+fn missing_sleep_fence_is_caught_with_sequence_words() {
+    assert_caught(
+        || wakeup::<Seq<u32>>(Some(Weakening::NoSleepFence)),
+        "deadlock",
+        "a lost wakeup without the SeqCst fences (sequence-word ring)",
     );
 }

@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bulk_queue::ring::RingMem;
 use bulk_queue::{
-    AlignedBuf, BulkConsumer, BulkProducer, Descriptor, Error, Geometry, Region, split,
+    AlignedBuf, BulkConsumer, BulkProducer, Descriptor, Element, Error, Geometry, Region, Seq,
+    split,
 };
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 #[derive(Debug, Clone)]
 enum RingOp {
@@ -37,73 +39,112 @@ fn ring_op() -> impl Strategy<Value = RingOp> {
     ]
 }
 
-proptest! {
-    #[test]
-    fn ring_matches_vecdeque(ops in prop::collection::vec(ring_op(), 1..200)) {
-        let mut mem = RingMem::<u32, 8>::new();
-        let (mut p, mut c) = mem.split();
-        let mut model = VecDeque::new();
-        for op in ops {
-            match op {
-                RingOp::Push(v) => {
-                    let r = p.push(v);
-                    if model.len() < 8 { prop_assert_eq!(r, Ok(())); model.push_back(v); }
-                    else { prop_assert_eq!(r, Err(Error::Full)); }
+/// The ring items of a model: `u32` (bare cells) or `Seq<u32>` (cells with a sequence word).
+trait Item: Element + std::fmt::Debug + PartialEq {
+    fn from_u32(v: u32) -> Self;
+    fn to_u32(self) -> u32;
+}
+impl Item for u32 {
+    fn from_u32(v: u32) -> Self {
+        v
+    }
+    fn to_u32(self) -> u32 {
+        self
+    }
+}
+impl Item for Seq<u32> {
+    fn from_u32(v: u32) -> Self {
+        Seq(v)
+    }
+    fn to_u32(self) -> u32 {
+        self.0
+    }
+}
+
+fn items<E: Item>(v: &[u32]) -> Vec<E> {
+    v.iter().map(|x| E::from_u32(*x)).collect()
+}
+
+#[rustfmt::skip]
+fn ring_matches_model<E: Item>(ops: Vec<RingOp>) -> Result<(), TestCaseError> {
+    let mut mem = RingMem::<E, 8>::new();
+    let (mut p, mut c) = mem.split();
+    let mut model = VecDeque::new();
+    for op in ops {
+        match op {
+            RingOp::Push(v) => {
+                let r = p.push(E::from_u32(v));
+                if model.len() < 8 { prop_assert_eq!(r, Ok(())); model.push_back(v); }
+                else { prop_assert_eq!(r, Err(Error::Full)); }
+            }
+            RingOp::Pop => prop_assert_eq!(c.pop().ok().map(E::to_u32), model.pop_front()),
+            RingOp::PushSlice(v) => {
+                let n = p.push_slice(&items::<E>(&v)).unwrap();
+                prop_assert_eq!(n, v.len().min(8 - model.len()));
+                model.extend(&v[..n]);
+            }
+            RingOp::PopSlice(k) => {
+                let mut out = vec![E::from_u32(0); k];
+                let n = c.pop_slice(&mut out).unwrap();
+                prop_assert_eq!(n, k.min(model.len()));
+                for v in &out[..n] { prop_assert_eq!(Some(v.to_u32()), model.pop_front()); }
+            }
+            RingOp::Chunk(v, commit) => match p.write_chunk(v.len() as u32) {
+                Ok(mut ch) => {
+                    prop_assert_eq!(ch.len(), v.len().min(8 - model.len()));
+                    for (i, x) in v.iter().enumerate().take(ch.len()) { ch.set(i, E::from_u32(*x)).unwrap(); }
+                    let n = commit.min(ch.len());
+                    ch.commit(commit);
+                    model.extend(&v[..n]);
                 }
-                RingOp::Pop => prop_assert_eq!(c.pop().ok(), model.pop_front()),
-                RingOp::PushSlice(v) => {
-                    let n = p.push_slice(&v).unwrap();
+                Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
+            },
+            RingOp::Fill(v) => match p.write_chunk(v.len() as u32) {
+                Ok(ch) => {
+                    let n = ch.fill_from_iter(items::<E>(&v));
                     prop_assert_eq!(n, v.len().min(8 - model.len()));
                     model.extend(&v[..n]);
                 }
-                RingOp::PopSlice(k) => {
-                    let mut out = vec![0; k];
-                    let n = c.pop_slice(&mut out).unwrap();
+                Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
+            },
+            RingOp::CopyOut(k) => match c.read_chunk(8) {
+                Ok(ch) => {
+                    let all: Vec<u32> = ch.iter().map(E::to_u32).collect();
+                    prop_assert_eq!(&all, &model.iter().copied().collect::<Vec<_>>());
+                    let mut out = vec![E::from_u32(0); k];
+                    let n = ch.copy_to(&mut out);
                     prop_assert_eq!(n, k.min(model.len()));
-                    for v in &out[..n] { prop_assert_eq!(Some(*v), model.pop_front()); }
+                    ch.commit(n);
+                    for v in &out[..n] { prop_assert_eq!(Some(v.to_u32()), model.pop_front()); }
                 }
-                RingOp::Chunk(v, commit) => match p.write_chunk(v.len() as u32) {
-                    Ok(mut ch) => {
-                        prop_assert_eq!(ch.len(), v.len().min(8 - model.len()));
-                        for (i, x) in v.iter().enumerate().take(ch.len()) { ch.set(i, *x).unwrap(); }
-                        let n = commit.min(ch.len());
-                        ch.commit(commit);
-                        model.extend(&v[..n]);
-                    }
-                    Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
-                },
-                RingOp::Fill(v) => match p.write_chunk(v.len() as u32) {
-                    Ok(ch) => {
-                        let n = ch.fill_from_iter(v.iter().copied());
-                        prop_assert_eq!(n, v.len().min(8 - model.len()));
-                        model.extend(&v[..n]);
-                    }
-                    Err(e) => { prop_assert_eq!(e, Error::Full); prop_assert_eq!(model.len(), 8); }
-                },
-                RingOp::CopyOut(k) => match c.read_chunk(8) {
-                    Ok(ch) => {
-                        let all: Vec<u32> = ch.iter().collect();
-                        prop_assert_eq!(&all, &model.iter().copied().collect::<Vec<_>>());
-                        let mut out = vec![0; k];
-                        let n = ch.copy_to(&mut out);
-                        prop_assert_eq!(n, k.min(model.len()));
-                        ch.commit(n);
-                        for v in &out[..n] { prop_assert_eq!(Some(*v), model.pop_front()); }
-                    }
-                    Err(e) => { prop_assert_eq!(e, Error::Empty); prop_assert!(model.is_empty()); }
-                },
-                RingOp::ReadChunk(max, commit) => match c.read_chunk(max as u32) {
-                    Ok(ch) => {
-                        prop_assert_eq!(ch.len(), max.min(model.len()));
-                        for i in 0..ch.len() { prop_assert_eq!(ch.get(i).ok(), model.get(i).copied()); }
-                        let n = commit.min(ch.len());
-                        ch.commit(commit);
-                        model.drain(..n);
-                    }
-                    Err(e) => { prop_assert_eq!(e, Error::Empty); prop_assert!(model.is_empty()); }
-                },
-            }
+                Err(e) => { prop_assert_eq!(e, Error::Empty); prop_assert!(model.is_empty()); }
+            },
+            RingOp::ReadChunk(max, commit) => match c.read_chunk(max as u32) {
+                Ok(ch) => {
+                    prop_assert_eq!(ch.len(), max.min(model.len()));
+                    for i in 0..ch.len() { prop_assert_eq!(ch.get(i).ok().map(E::to_u32), model.get(i).copied()); }
+                    let n = commit.min(ch.len());
+                    ch.commit(commit);
+                    model.drain(..n);
+                }
+                Err(e) => { prop_assert_eq!(e, Error::Empty); prop_assert!(model.is_empty()); }
+            },
         }
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn ring_matches_vecdeque(ops in prop::collection::vec(ring_op(), 1..200)) {
+        ring_matches_model::<u32>(ops)?;
+    }
+
+    /// The same with sequence words: single pops take single pushes through them, and never
+    /// an entry of a partially committed chunk.
+    #[test]
+    fn seq_ring_matches_vecdeque(ops in prop::collection::vec(ring_op(), 1..200)) {
+        ring_matches_model::<Seq<u32>>(ops)?;
     }
 }
 
