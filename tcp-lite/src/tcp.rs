@@ -980,10 +980,17 @@ impl<'a> TcpSocket<'a> {
                     self.tcb.flags |= RTX_HOLE;
                 }
             } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss) || early)
-                && gt(seg.ack, t.recover)
+                && (gt(seg.ack, t.recover) || (sack_news && seg.ack == t.recover))
             {
                 // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit only if the ACK
-                // covers more than `recover`.
+                // covers more than `recover` (the highest byte sent, SND.MAX − 1, when it
+                // was set: SEG.ACK − 1 > recover, that is SEG.ACK > `recover` as kept here).
+                // The rule keeps duplicate ACKs drawn by unneeded retransmissions of old
+                // data from starting a second recovery. With SACK, an ACK that SACKs data
+                // above SND.UNA = `recover` reports data sent after `recover`, which no
+                // retransmission of old data can draw (a duplicate ACK in RFC 6675 §2's
+                // sense), and RFC 6675 §5.1 allows a new recovery once HighACK >=
+                // RecoveryPoint: so an ACK at `recover` with new SACK blocks qualifies.
                 self.enter_recovery();
             }
         }

@@ -322,7 +322,11 @@ fn impaired_links_deliver_exactly_once_in_order() {
 #[test]
 #[ignore = "a report, not a check: run by hand for BENCHMARKS.md"]
 fn throughput_report() {
-    for loss in [0.0, 0.001, 0.01, 0.05] {
+    // `RATES=0.05` measures only the listed loss rates (comma-separated), same seeds.
+    let rates: Vec<f64> = std::env::var("RATES").map_or(vec![0.0, 0.001, 0.01, 0.05], |v| {
+        v.split(',').map(|r| r.trim().parse().unwrap()).collect()
+    });
+    for loss in rates {
         let mut rates = Vec::new();
         #[cfg_attr(not(feature = "cubic"), allow(unused_mut))]
         let mut cubic: Vec<f64> = Vec::new();
@@ -336,6 +340,9 @@ fn throughput_report() {
                 });
                 cubic.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
             }
+        }
+        if std::env::var_os("PER_SEED").is_some() {
+            println!("per seed (1..=8): {rates:.1?} / CUBIC {cubic:.1?}");
         }
         rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(

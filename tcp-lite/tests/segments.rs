@@ -1333,6 +1333,43 @@ fn no_fast_retransmit_for_duplicate_acks_at_recover() {
 }
 
 #[test]
+fn sack_fast_retransmit_for_a_loss_right_at_recover() {
+    // The same timeout as above, with SACK: the first segment after `recover` is lost and
+    // the peer SACKs the later ones. Those blocks report data sent after `recover`, which
+    // no retransmission of old data draws (RFC 6675 §2), and HighACK >= RecoveryPoint
+    // (RFC 6675 §5.1): fast retransmit, not a wait for the probe or the RTO.
+    let mut h = H::new(|c| c.tcp.min_rto_ms = 200);
+    let (c, iss1, p) = established(&mut h, true);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 4000]);
+    assert_eq!(h.out().len(), 4);
+    h.advance(100);
+    h.out(); // tail-loss probe
+    h.advance(400);
+    let r = h.out();
+    assert_eq!(r.first().map(|s| s.seq), Some(iss1), "RTO retransmission");
+    // The originals had arrived: everything up to recover is acknowledged.
+    h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 4000]);
+    let sent = h.out();
+    assert_eq!(sent.first().map(|s| s.seq), Some(iss1 + 4000));
+    // The segment at recover is lost, the following ones arrive and are SACKed.
+    let mut again = Vec::new();
+    // Limited transmit sends the rest of the 4000 bytes meanwhile; three duplicate ACKs.
+    for k in 1..=3 {
+        let mut a = seg(p, iss1 + 4000, F::ACK);
+        a.sack = vec![(iss1 + 5000, iss1 + 5000 + 1000 * k)];
+        h.send(a).unwrap();
+        again.extend(h.out());
+    }
+    assert!(
+        again
+            .iter()
+            .any(|s| s.seq == iss1 + 4000 && !s.payload.is_empty()),
+        "fast retransmit of the segment at recover: {again:?}"
+    );
+}
+
+#[test]
 fn ts_recent_is_the_timestamp_of_the_earliest_unacknowledged_segment() {
     // RFC 7323 §4.3: with a delayed ACK, the ACK echoes the TSval of the first segment it
     // covers, not the latest.
