@@ -183,6 +183,8 @@ pub(crate) struct Tcb {
     rcv_shift: u8,
     dupacks: u8,
     retries: u8,
+    /// Receiver ACK pacing: bits 0–1 count the data segments since the last ACK sent
+    /// (saturating at 3), bits 2–7 the quick ACKs left (see `QUICK_ACKS`).
     segs_unacked: u8,
     sack: [(u32, u32); MAX_SACK],
     ooo: [(u32, u32); RCV_RANGES],
@@ -218,6 +220,14 @@ pub(crate) struct Plan {
 /// Out-of-order ranges held by the receiver, and so SACK blocks sent (RFC 2018 §4 asks for
 /// as many as fit; two keep the per-connection state within 160 bytes on 32-bit targets).
 const RCV_RANGES: usize = 2;
+
+/// In-order segments acknowledged at once after out-of-order data arrived (quick-ACK mode,
+/// the count Linux receivers use). After a loss the sender's window is a few segments: a
+/// delayed ACK there stalls it for the delayed-ACK time, the loss of the one ACK covering
+/// two segments leaves it waiting for a probe or the RTO, and RTT samples taken from
+/// delayed ACKs lengthen its probe timeout. RFC 5681 §4.2 asks for an ACK for at least
+/// every second segment; acknowledging each one for a while is within it.
+const QUICK_ACKS: u8 = 16;
 
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
 /// Data bytes per segment: the MSS less the options sent with the data
@@ -1118,9 +1128,22 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             // RFC 5681 §4.2: ACK at once out of order, when filling a gap, or when nothing
-            // fitted; otherwise every second segment, or after the delayed-ACK time.
-            t.segs_unacked = t.segs_unacked.saturating_add(1);
-            if off > 0 || n == 0 || had_ooo || t.segs_unacked >= 2 {
+            // fitted; otherwise every second segment, or after the delayed-ACK time. Out of
+            // order data (held before or now) starts the quick ACKs, which acknowledge each
+            // in-order segment at once.
+            let mut u = t.segs_unacked;
+            if off > 0 || had_ooo {
+                u = (u & 3) | (QUICK_ACKS << 2);
+            }
+            if u & 3 != 3 {
+                u += 1;
+            }
+            let quick = u >= 4;
+            if quick {
+                u -= 4;
+            }
+            t.segs_unacked = u;
+            if n == 0 || quick || u & 3 >= 2 {
                 t.flags |= ACK_NOW;
             } else if t.flags & T_ACK == 0 {
                 t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
@@ -1496,7 +1519,7 @@ impl<'a> TcpSocket<'a> {
             }
         }
         t.flags &= !(ACK_NOW | T_ACK);
-        t.segs_unacked = 0;
+        t.segs_unacked &= !3;
     }
 
     pub(crate) fn tx_read(&self, off: usize, out: &mut [u8]) -> usize {

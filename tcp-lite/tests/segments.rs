@@ -415,6 +415,33 @@ fn delayed_ack_every_second_segment_or_after_the_timer() {
 }
 
 #[test]
+fn quick_acks_after_out_of_order_data_then_delayed_again() {
+    // After a hole is filled, each in-order segment is acknowledged at once for a while
+    // (16 ACKs from the out-of-order segment on), then every second one again.
+    let mut h = H::new(|c| c.tcp.ack_delay_ms = 40);
+    let (_c, iss1, p) = established(&mut h, true);
+    let data = |s| {
+        let mut d = seg(s, iss1, F::ACK);
+        d.payload = vec![0; 100];
+        d
+    };
+    h.send(data(p + 100)).unwrap();
+    assert_eq!(h.one().ack, p, "out of order: duplicate ACK at once");
+    h.send(data(p)).unwrap();
+    assert_eq!(h.one().ack, p + 200, "gap filled: ACK at once");
+    let mut s = p + 200;
+    for k in 0..15 {
+        h.send(data(s)).unwrap();
+        s += 100;
+        assert_eq!(h.one().ack, s, "quick ACK {k} after the gap");
+    }
+    h.send(data(s)).unwrap();
+    h.none();
+    h.send(data(s + 100)).unwrap();
+    assert_eq!(h.one().ack, s + 200, "every second segment again");
+}
+
+#[test]
 fn closed_port_gets_rst() {
     let mut h = H::new(|_| {});
     h.send(seg(5, 0, F::SYN)).unwrap();
