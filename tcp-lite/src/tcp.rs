@@ -228,6 +228,8 @@ const RCV_RANGES: usize = 2;
 /// delayed ACKs lengthen its probe timeout. RFC 5681 §4.2 asks for an ACK for at least
 /// every second segment; acknowledging each one for a while is within it.
 const QUICK_ACKS: u8 = 16;
+// Out-of-order data and gap fills are acknowledged at once through the quick ACK they start.
+const _: () = assert!(QUICK_ACKS > 0 && QUICK_ACKS < 64);
 
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
 /// Data bytes per segment: the MSS less the options sent with the data
