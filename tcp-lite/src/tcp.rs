@@ -221,15 +221,15 @@ pub(crate) struct Plan {
 /// as many as fit; two keep the per-connection state within 160 bytes on 32-bit targets).
 const RCV_RANGES: usize = 2;
 
-/// In-order segments acknowledged at once after out-of-order data arrived (quick-ACK mode,
-/// the count Linux receivers use). After a loss the sender's window is a few segments: a
-/// delayed ACK there stalls it for the delayed-ACK time, the loss of the one ACK covering
-/// two segments leaves it waiting for a probe or the RTO, and RTT samples taken from
-/// delayed ACKs lengthen its probe timeout. RFC 5681 §4.2 asks for an ACK for at least
-/// every second segment; acknowledging each one for a while is within it.
+/// In-order segments acknowledged at once after a data segment that held nothing new
+/// arrived (quick-ACK mode; Linux receivers do the same, with this count). The peer resent
+/// data we had acknowledged: our ACKs were lost or came too late for its timer (a tail-loss
+/// probe or an RTO). Its window is a few segments then, where a delayed ACK stalls it for
+/// the delayed-ACK time and the loss of the one ACK covering two segments sends it back to
+/// its timer. RFC 5681 §4.2 asks for an ACK for at least every second segment; acknowledging
+/// each one for a while is within it.
 const QUICK_ACKS: u8 = 16;
-// Out-of-order data and gap fills are acknowledged at once through the quick ACK they start.
-const _: () = assert!(QUICK_ACKS > 0 && QUICK_ACKS < 64);
+const _: () = assert!(QUICK_ACKS < 64); // six bits of `segs_unacked`
 
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
 /// Data bytes per segment: the MSS less the options sent with the data
@@ -650,6 +650,10 @@ impl<'a> TcpSocket<'a> {
         }
         if !acceptable {
             t.flags |= ACK_NOW;
+            if len > 0 {
+                // Data we hold already: quick ACKs (see `QUICK_ACKS`).
+                t.segs_unacked = (t.segs_unacked & 3) | (QUICK_ACKS << 2);
+            }
             if t.state == State::TimeWait && seg.has(F::FIN) {
                 // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
                 self.arm_time_wait(now, cfg);
@@ -1130,13 +1134,9 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             // RFC 5681 §4.2: ACK at once out of order, when filling a gap, or when nothing
-            // fitted; otherwise every second segment, or after the delayed-ACK time. Out of
-            // order data (held before or now) starts the quick ACKs, which acknowledge each
-            // in-order segment at once.
+            // fitted; otherwise every second segment, or after the delayed-ACK time, unless
+            // quick ACKs are left.
             let mut u = t.segs_unacked;
-            if off > 0 || had_ooo {
-                u = (u & 3) | (QUICK_ACKS << 2);
-            }
             if u & 3 != 3 {
                 u += 1;
             }
@@ -1145,7 +1145,7 @@ impl<'a> TcpSocket<'a> {
                 u -= 4;
             }
             t.segs_unacked = u;
-            if n == 0 || quick || u & 3 >= 2 {
+            if off > 0 || n == 0 || had_ooo || quick || u & 3 >= 2 {
                 t.flags |= ACK_NOW;
             } else if t.flags & T_ACK == 0 {
                 t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
