@@ -221,8 +221,9 @@ pub(crate) struct Plan {
 /// as many as fit; two keep the per-connection state within 160 bytes on 32-bit targets).
 const RCV_RANGES: usize = 2;
 
-/// In-order segments acknowledged at once after a data segment that held nothing new
-/// arrived (quick-ACK mode; Linux receivers do the same, with this count). The peer resent
+/// Data segments acknowledged at once, each, after one that held nothing new (or lay
+/// outside the window) arrived: quick-ACK mode; Linux receivers do the same after such a
+/// segment, with this count. The peer resent
 /// data we had acknowledged: our ACKs were lost or came too late for its timer (a tail-loss
 /// probe or an RTO). Its window is a few segments then, where a delayed ACK stalls it for
 /// the delayed-ACK time and the loss of the one ACK covering two segments sends it back to
