@@ -223,12 +223,12 @@ const RCV_RANGES: usize = 2;
 
 /// Data segments acknowledged at once, each, after one that held nothing new (or lay
 /// outside the window) arrived: quick-ACK mode; Linux receivers do the same after such a
-/// segment, with this count. The peer resent
-/// data we had acknowledged: our ACKs were lost or came too late for its timer (a tail-loss
-/// probe or an RTO). Its window is a few segments then, where a delayed ACK stalls it for
-/// the delayed-ACK time and the loss of the one ACK covering two segments sends it back to
-/// its timer. RFC 5681 §4.2 asks for an ACK for at least every second segment; acknowledging
-/// each one for a while is within it.
+/// segment, with this count. The peer resent data we had acknowledged: our ACKs were lost
+/// or came too late for its timer (a tail-loss probe or an RTO). Its window is a few
+/// segments then, where a delayed ACK stalls it for the delayed-ACK time and the loss of
+/// the one ACK covering two segments sends it back to its timer. RFC 5681 §4.2 asks for an
+/// ACK for at least every second full-sized segment; acknowledging each one for a while is
+/// within it.
 const QUICK_ACKS: u8 = 16;
 const _: () = assert!(QUICK_ACKS < 64); // six bits of `segs_unacked`
 
