@@ -183,6 +183,8 @@ pub(crate) struct Tcb {
     rcv_shift: u8,
     dupacks: u8,
     retries: u8,
+    /// Receiver ACK pacing: bits 0–1 count the data segments since the last ACK sent
+    /// (saturating at 3), bits 2–7 the quick ACKs left (see `QUICK_ACKS`).
     segs_unacked: u8,
     sack: [(u32, u32); MAX_SACK],
     ooo: [(u32, u32); RCV_RANGES],
@@ -218,6 +220,17 @@ pub(crate) struct Plan {
 /// Out-of-order ranges held by the receiver, and so SACK blocks sent (RFC 2018 §4 asks for
 /// as many as fit; two keep the per-connection state within 160 bytes on 32-bit targets).
 const RCV_RANGES: usize = 2;
+
+/// Data segments acknowledged at once, each, after one that held nothing new (or lay
+/// outside the window) arrived: quick-ACK mode; Linux receivers do the same after such a
+/// segment, with this count. The peer resent data we had acknowledged: our ACKs were lost
+/// or came too late for its timer (a tail-loss probe or an RTO). Its window is a few
+/// segments then, where a delayed ACK stalls it for the delayed-ACK time and the loss of
+/// the one ACK covering two segments sends it back to its timer. RFC 5681 §4.2 asks for an
+/// ACK for at least every second full-sized segment; acknowledging each one for a while is
+/// within it.
+const QUICK_ACKS: u8 = 16;
+const _: () = assert!(QUICK_ACKS < 64); // six bits of `segs_unacked`
 
 /// Data bytes per segment after the timestamp option (RFC 7323 §3.2: 12 bytes with padding).
 /// Data bytes per segment: the MSS less the options sent with the data
@@ -638,6 +651,10 @@ impl<'a> TcpSocket<'a> {
         }
         if !acceptable {
             t.flags |= ACK_NOW;
+            if len > 0 {
+                // Data we hold already: quick ACKs (see `QUICK_ACKS`).
+                t.segs_unacked = (t.segs_unacked & 3) | (QUICK_ACKS << 2);
+            }
             if t.state == State::TimeWait && seg.has(F::FIN) {
                 // A retransmitted FIN: our last ACK was lost; restart 2·MSL (RFC 9293 §3.10.7.4).
                 self.arm_time_wait(now, cfg);
@@ -980,10 +997,17 @@ impl<'a> TcpSocket<'a> {
                     self.tcb.flags |= RTX_HOLE;
                 }
             } else if (t.dupacks >= 3 || (sack_news && sacked > 2 * mss) || early)
-                && gt(seg.ack, t.recover)
+                && (gt(seg.ack, t.recover) || (sack_news && seg.ack == t.recover))
             {
                 // RFC 6582 §3.2 step 2 / RFC 5681 §3.2: fast retransmit only if the ACK
-                // covers more than `recover`.
+                // covers more than `recover` (the highest byte sent, SND.MAX − 1, when it
+                // was set: SEG.ACK − 1 > recover, that is SEG.ACK > `recover` as kept here).
+                // The rule keeps duplicate ACKs drawn by unneeded retransmissions of old
+                // data from starting a second recovery. With SACK, an ACK that SACKs data
+                // above SND.UNA = `recover` reports data sent after `recover`, which no
+                // retransmission of old data can draw (a duplicate ACK in RFC 6675 §2's
+                // sense), and RFC 6675 §5.1 allows a new recovery once HighACK >=
+                // RecoveryPoint: so an ACK at `recover` with new SACK blocks qualifies.
                 self.enter_recovery();
             }
         }
@@ -1111,9 +1135,18 @@ impl<'a> TcpSocket<'a> {
                 }
             }
             // RFC 5681 §4.2: ACK at once out of order, when filling a gap, or when nothing
-            // fitted; otherwise every second segment, or after the delayed-ACK time.
-            t.segs_unacked = t.segs_unacked.saturating_add(1);
-            if off > 0 || n == 0 || had_ooo || t.segs_unacked >= 2 {
+            // fitted; otherwise every second segment, or after the delayed-ACK time, unless
+            // quick ACKs are left.
+            let mut u = t.segs_unacked;
+            if u & 3 != 3 {
+                u += 1;
+            }
+            let quick = u >= 4;
+            if quick {
+                u -= 4;
+            }
+            t.segs_unacked = u;
+            if off > 0 || n == 0 || had_ooo || quick || u & 3 >= 2 {
                 t.flags |= ACK_NOW;
             } else if t.flags & T_ACK == 0 {
                 t.t_ack = now.wrapping_add(cfg.ack_delay_ms.min(30_000)) as u16;
@@ -1489,7 +1522,7 @@ impl<'a> TcpSocket<'a> {
             }
         }
         t.flags &= !(ACK_NOW | T_ACK);
-        t.segs_unacked = 0;
+        t.segs_unacked &= !3;
     }
 
     pub(crate) fn tx_read(&self, off: usize, out: &mut [u8]) -> usize {

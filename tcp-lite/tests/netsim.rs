@@ -74,6 +74,61 @@ struct Outcome {
     delivered: usize,
     /// Frames lost, duplicated, reordered and corrupted by the link, both directions.
     impaired: [u64; 4],
+    /// The sender's retransmissions, seen on the wire.
+    rtx: Rtx,
+}
+
+/// Retransmitted data segments of the sender, classified from the wire and the socket's
+/// public state: by a retransmission timeout (the RTO doubled), by a tail-loss probe (another
+/// timer), or at once on an ACK (fast retransmit, SACK holes, partial ACKs, and the
+/// go-back-N resends after a timeout); `spurious` counts those whose bytes the receiver
+/// already held when they were sent.
+#[derive(Default, Clone, Copy, Debug)]
+struct Rtx {
+    rto: u64,
+    tlp: u64,
+    on_ack: u64,
+    spurious: u64,
+    /// Virtual µs from the sender's last received frame to each RTO retransmission.
+    rto_wait_us: u64,
+    /// Sum of the RTO (before its back-off) at each timeout, ms.
+    rto_ms: u64,
+    /// Sum of SRTT samples taken at each retransmission timeout and probe, ms.
+    srtt_ms: u64,
+}
+
+impl core::ops::AddAssign for Rtx {
+    fn add_assign(&mut self, o: Rtx) {
+        self.rto += o.rto;
+        self.tlp += o.tlp;
+        self.on_ack += o.on_ack;
+        self.spurious += o.spurious;
+        self.rto_wait_us += o.rto_wait_us;
+        self.rto_ms += o.rto_ms;
+        self.srtt_ms += o.srtt_ms;
+    }
+}
+
+/// Byte ranges `[l, r)` (offsets from the first data byte) the receiver has taken in.
+#[derive(Default)]
+struct Held(Vec<(u64, u64)>);
+
+impl Held {
+    fn add(&mut self, l: u64, r: u64) {
+        let (mut l, mut r) = (l, r);
+        self.0.retain(|&(a, b)| {
+            let touch = a <= r && l <= b;
+            if touch {
+                l = l.min(a);
+                r = r.max(b);
+            }
+            !touch
+        });
+        self.0.push((l, r));
+    }
+    fn covers(&self, l: u64, r: u64) -> bool {
+        self.0.iter().any(|&(a, b)| a <= l && r <= b)
+    }
 }
 
 fn run(seed: u64, imp: Impairment, total: usize, buf: usize) -> Outcome {
@@ -95,6 +150,13 @@ fn run_with(
     // A blind attacker who knows the 4-tuple and roughly where the sequence numbers are
     // (from an old segment), but not RCV.NXT exactly.
     let mut last_a: Option<(u32, u32, u16)> = None;
+    // Retransmission bookkeeping: first data sequence number, highest data end sent (as an
+    // offset from it), what the receiver holds, when the sender last received a frame.
+    let mut base: Option<u32> = None;
+    let mut sent_end = 0u64;
+    let mut held = Held::default();
+    let mut last_rx_a = 0u64;
+    let mut rtx = Rtx::default();
     let mut next_blind = 0u64;
     let mut blind_sent = 0u32;
     let mut rx_a = vec![0u8; buf];
@@ -171,9 +233,30 @@ fn run_with(
             }
         }
         // Network.
+        let rto_before = a.socket(c).unwrap().rto_ms();
         while let Some(n) = a.transmit(t, &mut frame) {
             if let Some((_, _, seg)) = tcp_lite::wire::parse_tcp_frame(&frame[..n]) {
                 if !seg.payload.is_empty() {
+                    let b0 = *base.get_or_insert(seg.seq);
+                    let l = u64::from(seg.seq.wrapping_sub(b0));
+                    let r = l + seg.payload.len() as u64;
+                    if r <= sent_end {
+                        if now == last_rx_a {
+                            rtx.on_ack += 1;
+                        } else if a.socket(c).unwrap().rto_ms() > rto_before {
+                            rtx.rto += 1;
+                            rtx.rto_wait_us += now - last_rx_a;
+                            rtx.rto_ms += u64::from(rto_before);
+                            rtx.srtt_ms += u64::from(a.socket(c).unwrap().srtt_ms().unwrap_or(0));
+                        } else {
+                            rtx.tlp += 1;
+                            rtx.srtt_ms += u64::from(a.socket(c).unwrap().srtt_ms().unwrap_or(0));
+                        }
+                        if held.covers(l, r) {
+                            rtx.spurious += 1;
+                        }
+                    }
+                    sent_end = sent_end.max(r);
                     last_a = Some((
                         seg.seq.wrapping_add(seg.payload.len() as u32),
                         seg.ack,
@@ -218,10 +301,17 @@ fn run_with(
         }
         let mut moved = false;
         while let Some(f) = link.recv(End::B, now) {
+            if let (Some(b0), Some((_, _, seg))) = (base, tcp_lite::wire::parse_tcp_frame(&f)) {
+                if !seg.payload.is_empty() && seg.dst_port == 80 {
+                    let l = u64::from(seg.seq.wrapping_sub(b0));
+                    held.add(l, l + seg.payload.len() as u64);
+                }
+            }
             let _ = b.receive(t, &f);
             moved = true;
         }
         while let Some(f) = link.recv(End::A, now) {
+            last_rx_a = now;
             let _ = a.receive(t, &f);
             moved = true;
         }
@@ -266,6 +356,7 @@ fn run_with(
         virtual_us: now,
         delivered: got,
         impaired,
+        rtx,
     }
 }
 
@@ -322,24 +413,48 @@ fn impaired_links_deliver_exactly_once_in_order() {
 #[test]
 #[ignore = "a report, not a check: run by hand for BENCHMARKS.md"]
 fn throughput_report() {
-    for loss in [0.0, 0.001, 0.01, 0.05] {
+    // `RATES=0.05` measures only the listed loss rates (comma-separated), same seeds.
+    let rates: Vec<f64> = std::env::var("RATES").map_or(vec![0.0, 0.001, 0.01, 0.05], |v| {
+        v.split(',').map(|r| r.trim().parse().unwrap()).collect()
+    });
+    // `SEEDS=32` runs seeds 1..=32 instead of 1..=8.
+    let seeds: u64 = std::env::var("SEEDS").map_or(8, |v| v.parse().unwrap());
+    for loss in rates {
         let mut rates = Vec::new();
+        let mut rtx = Rtx::default();
+        #[cfg_attr(not(feature = "cubic"), allow(unused_mut))]
+        let mut rtx_cubic = Rtx::default();
         #[cfg_attr(not(feature = "cubic"), allow(unused_mut))]
         let mut cubic: Vec<f64> = Vec::new();
-        for seed in 1..=8u64 {
+        let mut us = [0u64; 2];
+        for seed in 1..=seeds {
             let o = run(seed, imp(loss), 4 << 20, 64 * 1024);
+            us[0] += o.virtual_us;
             rates.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
+            rtx += o.rtx;
             #[cfg(feature = "cubic")]
             {
                 let o = run_with(seed, imp(loss), 4 << 20, 64 * 1024, None, None, |s| {
                     s.set_congestion(tcp_lite::Congestion::Cubic)
                 });
                 cubic.push(o.delivered as f64 * 8.0 / o.virtual_us as f64);
+                us[1] += o.virtual_us;
+                rtx_cubic += o.rtx;
             }
+        }
+        if std::env::var_os("PER_SEED").is_some() {
+            println!("per seed (1..=8): {rates:.1?} / CUBIC {cubic:.1?}");
+            println!("retransmissions over the seeds: {rtx:?} / CUBIC {rtx_cubic:?}");
+            let agg = |us: u64| (seeds * (4 << 23)) as f64 / us.max(1) as f64;
+            print!("aggregate (all bytes / all time): {:.1} Mbit/s", agg(us[0]));
+            if !cubic.is_empty() {
+                print!(" / CUBIC {:.1} Mbit/s", agg(us[1]));
+            }
+            println!();
         }
         rates.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "loss {:>5.1}%: median {:.1} Mbit/s (min {:.1}, max {:.1}) over 8 seeds, 4 MiB each",
+            "loss {:>5.1}%: median {:.1} Mbit/s (min {:.1}, max {:.1}) over {seeds} seeds, 4 MiB each",
             loss * 100.0,
             rates[rates.len() / 2],
             rates[0],

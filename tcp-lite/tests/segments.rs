@@ -415,6 +415,34 @@ fn delayed_ack_every_second_segment_or_after_the_timer() {
 }
 
 #[test]
+fn quick_acks_after_a_resent_segment_then_delayed_again() {
+    // A segment that holds only data already received (the peer's timer resent it: our
+    // ACK was lost or late) is acknowledged at once, and so are the next 16 in-order
+    // segments; then every second one again.
+    let mut h = H::new(|c| c.tcp.ack_delay_ms = 40);
+    let (_c, iss1, p) = established(&mut h, true);
+    let data = |s| {
+        let mut d = seg(s, iss1, F::ACK);
+        d.payload = vec![0; 100];
+        d
+    };
+    h.send(data(p)).unwrap();
+    h.none(); // delayed ACK
+    h.send(data(p)).unwrap();
+    assert_eq!(h.one().ack, p + 100, "resent data: ACK at once");
+    let mut s = p + 100;
+    for k in 0..16 {
+        h.send(data(s)).unwrap();
+        s += 100;
+        assert_eq!(h.one().ack, s, "quick ACK {k}");
+    }
+    h.send(data(s)).unwrap();
+    h.none();
+    h.send(data(s + 100)).unwrap();
+    assert_eq!(h.one().ack, s + 200, "every second segment again");
+}
+
+#[test]
 fn closed_port_gets_rst() {
     let mut h = H::new(|_| {});
     h.send(seg(5, 0, F::SYN)).unwrap();
@@ -1329,6 +1357,43 @@ fn no_fast_retransmit_for_duplicate_acks_at_recover() {
     assert!(
         again.iter().all(|s| s.seq != iss1 + 4000),
         "no fast retransmit at ACK == recover: {again:?}"
+    );
+}
+
+#[test]
+fn sack_fast_retransmit_for_a_loss_right_at_recover() {
+    // The same timeout as above, with SACK: the first segment after `recover` is lost and
+    // the peer SACKs the later ones. Those blocks report data sent after `recover`, which
+    // no retransmission of old data draws (RFC 6675 §2), and HighACK >= RecoveryPoint
+    // (RFC 6675 §5.1): fast retransmit, not a wait for the probe or the RTO.
+    let mut h = H::new(|c| c.tcp.min_rto_ms = 200);
+    let (c, iss1, p) = established(&mut h, true);
+    h.iface.socket(c).unwrap().send_slice(&[1u8; 4000]);
+    assert_eq!(h.out().len(), 4);
+    h.advance(100);
+    h.out(); // tail-loss probe
+    h.advance(400);
+    let r = h.out();
+    assert_eq!(r.first().map(|s| s.seq), Some(iss1), "RTO retransmission");
+    // The originals had arrived: everything up to recover is acknowledged.
+    h.send(seg(p, iss1 + 4000, F::ACK)).unwrap();
+    h.iface.socket(c).unwrap().send_slice(&[2u8; 4000]);
+    let sent = h.out();
+    assert_eq!(sent.first().map(|s| s.seq), Some(iss1 + 4000));
+    // The segment at recover is lost, the following ones arrive and are SACKed.
+    let mut again = Vec::new();
+    // Limited transmit sends the rest of the 4000 bytes meanwhile; three duplicate ACKs.
+    for k in 1..=3 {
+        let mut a = seg(p, iss1 + 4000, F::ACK);
+        a.sack = vec![(iss1 + 5000, iss1 + 5000 + 1000 * k)];
+        h.send(a).unwrap();
+        again.extend(h.out());
+    }
+    assert!(
+        again
+            .iter()
+            .any(|s| s.seq == iss1 + 4000 && !s.payload.is_empty()),
+        "fast retransmit of the segment at recover: {again:?}"
     );
 }
 
