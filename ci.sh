@@ -34,7 +34,7 @@ MSRV=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
 step "toolchain: components and targets"
 rustup component add rustfmt clippy >/dev/null 2>&1 || fail_later "rustup could not add rustfmt/clippy"
-# Miri (bulk-queue) and cargo-fuzz (fuzz) need nightly; the ci.d scripts add their components.
+# Miri (bulk-queue, miri-datapath) and cargo-fuzz (fuzz) need nightly; the ci.d scripts add their components.
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || fail_later "rustup could not install nightly"
 fi
