@@ -187,33 +187,61 @@ fn advance(line: u32, slot: u32, n: u32, lines: u32) -> (u32, u32) {
     (l, s % ITEMS_PER_LINE)
 }
 
-/// Folds `f` over the cells of `n` positions (`n <= capacity`) from `(line, slot)`, in order,
-/// line by line.
+/// Folds `f` over the lines holding `n` positions (`n <= capacity`) from `(line, slot)`, in
+/// order, passing each line and the range of its slots in the run. The whole lines in the
+/// middle are walked as slices (no wrap check per line) with the constant range `0..7`, which
+/// lets the compiler unroll what `f` does per slot.
 #[inline(always)]
-fn fold_cells<'a, B>(
+fn fold_lines<'a, B>(
     lines: &'a [Line],
     line: u32,
     slot: u32,
     n: u32,
     init: B,
-    mut f: impl FnMut(B, &'a Cell) -> B,
+    mut f: impl FnMut(B, &'a Line, usize, usize) -> B,
 ) -> B {
-    let (mut line, mut slot, mut left) = (line as usize, slot as usize, n as usize);
+    let (mut line, slot, mut left) = (line as usize, (slot as usize).min(PER), n as usize);
     let mut acc = init;
-    while left > 0 {
-        let Some(l) = lines.get(line) else { break };
-        let k = (PER - slot.min(PER)).min(left);
-        for c in l.items.iter().skip(slot).take(k) {
-            acc = f(acc, c);
-        }
+    if left == 0 {
+        return acc;
+    }
+    let step = |line: usize| if line + 1 == lines.len() { 0 } else { line + 1 };
+    if slot > 0 || left < PER {
+        let k = (PER - slot).min(left);
+        let Some(l) = lines.get(line) else {
+            return acc;
+        };
+        acc = f(acc, l, slot, slot + k);
         left -= k;
-        slot = 0;
-        line += 1;
-        if line == lines.len() {
-            line = 0;
+        line = step(line);
+    }
+    let whole = left / PER;
+    let to_end = lines.get(line..).unwrap_or(&[]);
+    let first = whole.min(to_end.len());
+    for l in &to_end[..first] {
+        acc = f(acc, l, 0, PER);
+    }
+    for l in lines.iter().take(whole - first) {
+        acc = f(acc, l, 0, PER);
+    }
+    line = (line + whole) % lines.len().max(1);
+    left -= whole * PER;
+    if left > 0 {
+        if let Some(l) = lines.get(line) {
+            acc = f(acc, l, 0, left);
         }
     }
     acc
+}
+
+/// The cells of slots `from..to` of `l` (none if the range is not inside the line).
+#[inline(always)]
+fn slots(l: &Line, from: usize, to: usize) -> &[Cell] {
+    if from == 0 && to == PER {
+        &l.items
+    } else {
+        l.items.get(from..to).unwrap_or(&[])
+    }
 }
 
 /// The producing half of a lined ring.
@@ -438,8 +466,17 @@ impl<'a, N: Notify> LinedProducer<'a, N> {
                 line = 0;
             }
         }
+        self.advance_published(n);
+    }
+
+    /// Moves our position on by `n` announced entries and publishes it.
+    #[inline(always)]
+    fn advance_published(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
         let (line, slot) = advance(self.line, self.slot, n, self.lines.len() as u32);
-        self.tail = end;
+        self.tail = self.tail.wrapping_add(n);
         self.line = line;
         self.slot = slot;
         self.publish();
@@ -510,28 +547,36 @@ impl<N: Notify> LinedWriteChunk<'_, '_, N> {
     /// written; returns how many entries that is.
     #[inline]
     pub fn fill_from_iter<I: IntoIterator<Item = u64>>(self, iter: I) -> usize {
-        let p = &*self.producer;
+        let p = &mut *self.producer;
         let mut iter = iter.into_iter();
-        let (n, _) = fold_cells(
+        let tail = p.tail;
+        // Line by line: fill the line's slots, then announce them in its word (the line is
+        // still in our cache), so each line is written once.
+        let (n, _) = fold_lines(
             p.lines,
             p.line,
             p.slot,
             self.len,
             (0u32, false),
-            |(n, done), cell| {
+            |(mut n, done), l, from, to| {
                 if done {
                     return (n, true);
                 }
-                match iter.next() {
-                    Some(v) => {
-                        u64::store(cell, v);
-                        (n + 1, false)
-                    }
-                    None => (n, true),
+                let run = slots(l, from, to);
+                let mut wrote = 0;
+                for c in run {
+                    let Some(v) = iter.next() else { break };
+                    u64::store(c, v);
+                    wrote += 1;
                 }
+                if wrote > 0 {
+                    n += wrote;
+                    p.announce(l, tail.wrapping_add(n));
+                }
+                (n, wrote < run.len() as u32)
             },
         );
-        self.producer.commit_written(n);
+        p.advance_published(n);
         n as usize
     }
 }
@@ -872,13 +917,18 @@ impl Iterator for LinedIter<'_> {
     /// Line by line, without the per-item slot bookkeeping of `next`.
     #[inline]
     fn fold<B, F: FnMut(B, u64) -> B>(self, init: B, mut f: F) -> B {
-        fold_cells(
+        fold_lines(
             self.lines,
             self.line as u32,
             self.slot as u32,
             self.left as u32,
             init,
-            |acc, c| f(acc, u64::load(c)),
+            |mut acc, l, from, to| {
+                for c in slots(l, from, to) {
+                    acc = f(acc, u64::load(c));
+                }
+                acc
+            },
         )
     }
 }
