@@ -15,9 +15,16 @@
 //! then publishes `tail` (`Release`) as the bare ring does.
 //!
 //! A consumer whose cached `tail` says "empty" at position `p` (line `p / 7`, slot `s`) reads only
-//! the word `w` of `p`'s line (`Acquire`): if `w - p` (wrapping) lies in `1 ..= 7 - s`, entries
-//! `p .. w` are written and it takes them (raising its cached `tail` to `w`); anything else means
-//! "empty". A waiting consumer therefore polls the line the producer writes the item into: a
+//! the word `w` of `p`'s line (`Acquire`), and looks at `d = w - p` (wrapping):
+//!
+//! * `1 ..= 7 - s`: entries `p .. w` are written; it takes them (raising its cached `tail` to
+//!   `w`) without reading `tail`;
+//! * `8 - s ..= capacity + 7`: past the line's end — the producer has begun the line's next lap
+//!   (a line may hold the end of one lap and the start of the next when the ring is full), which
+//!   replaced the announcement of our entries: `tail` is read;
+//! * `0` or anything else (an earlier lap's word, "behind" `p`): empty, `tail` is not read.
+//!
+//! A waiting consumer therefore polls the line the producer writes the item into: a
 //! one-way trip through an idle ring costs one cache-line transfer (as with [`Seq`](crate::Seq)
 //! cells), while each item costs 8/7 of its size in bytes instead of twice (`Seq<u64>`).
 //! Chunked reads, [`LinedConsumer::available`] and the sleep re-check use `tail`.
@@ -55,7 +62,7 @@ type Cell = <u64 as Element>::Cell;
 /// ring's (one `AtomicU64`, or two `AtomicU32`s where 64-bit atomics are missing).
 #[repr(C, align(64))]
 pub struct Line {
-    word: AtomicU32,
+    pub(crate) word: AtomicU32,
     items: [Cell; PER],
 }
 
@@ -87,9 +94,9 @@ impl fmt::Debug for Line {
 /// ```
 #[repr(C)]
 pub struct LinedMem<const LINES: usize> {
-    prod: ProducerLine,
-    cons: ConsumerLine,
-    lines: [Line; LINES],
+    pub(crate) prod: ProducerLine,
+    pub(crate) cons: ConsumerLine,
+    pub(crate) lines: [Line; LINES],
 }
 
 impl<const LINES: usize> LinedMem<LINES> {
@@ -589,11 +596,22 @@ impl<N: Notify> fmt::Debug for LinedWriteChunk<'_, '_, N> {
     }
 }
 
+/// What a consumer learns from the word of its line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// The entries up to (not including) this position are written.
+    Ready(u32),
+    /// The word is past the line's end: `tail` tells.
+    AskTail,
+    /// Nothing written at our position.
+    Empty,
+}
+
 /// The consuming half of a lined ring.
 pub struct LinedConsumer<'a> {
-    prod: &'a ProducerLine,
+    pub(crate) prod: &'a ProducerLine,
     cons: &'a ConsumerLine,
-    lines: &'a [Line],
+    pub(crate) lines: &'a [Line],
     capacity: u32,
     /// Authoritative local copy of our position, and its line and slot.
     head: u32,
@@ -640,15 +658,32 @@ impl<'a> LinedConsumer<'a> {
         }
     }
 
-    /// The end of the entries the word of our line announces from our position, if any.
+    /// What the word of our line says about our position.
     #[inline(always)]
-    fn announced(&self) -> Option<u32> {
-        let line = self.lines.get(self.line as usize)?;
+    fn line_state(&self) -> LineState {
+        let Some(line) = self.lines.get(self.line as usize) else {
+            return LineState::Empty;
+        };
         // Acquire: pairs with the producer's Release store of the word, so the items written
         // before it are visible to our loads of them.
         let word = line.word.load(Ordering::Acquire);
         let d = word.wrapping_sub(self.head);
-        (d >= 1 && d <= ITEMS_PER_LINE - self.slot).then_some(word)
+        if d == 0 || d > self.capacity + ITEMS_PER_LINE {
+            // At or behind our position (this lap's entries before us, or an earlier lap's).
+            LineState::Empty
+        } else if d <= ITEMS_PER_LINE - self.slot {
+            LineState::Ready(word)
+        } else {
+            // Past our line's end: the producer has started the line's next lap, which
+            // replaced this lap's announcement while we are still in the line.
+            LineState::AskTail
+        }
+    }
+
+    /// `true` if our line's word announces our position.
+    #[inline(always)]
+    fn announced(&self) -> bool {
+        matches!(self.line_state(), LineState::Ready(_))
     }
 
     #[inline(always)]
@@ -690,9 +725,14 @@ impl<'a> LinedConsumer<'a> {
     #[inline]
     pub fn pop(&mut self) -> Result<u64, Error> {
         if self.head == self.tail_cache {
-            match self.announced() {
-                Some(end) => self.tail_cache = end,
-                None => return Err(Error::Empty),
+            match self.line_state() {
+                LineState::Ready(end) => self.tail_cache = end,
+                LineState::AskTail => {
+                    if self.refresh()? == 0 {
+                        return Err(Error::Empty);
+                    }
+                }
+                LineState::Empty => return Err(Error::Empty),
             }
         }
         let Some(cell) = self
@@ -755,7 +795,7 @@ impl<'a> LinedConsumer<'a> {
     /// # Errors
     /// [`Error::PeerCorrupt`] when the producer's index is impossible.
     pub fn prepare_to_sleep(&mut self) -> Result<bool, Error> {
-        if self.announced().is_some() || self.available_at_least(1)? > 0 {
+        if self.announced() || self.available_at_least(1)? > 0 {
             return Ok(false);
         }
         self.epoch = self.epoch.wrapping_add(1);
@@ -773,7 +813,7 @@ impl<'a> LinedConsumer<'a> {
             // pairs with the producer's fence after its `tail` store (Dekker's pattern).
             fence(Ordering::SeqCst);
         }
-        if self.announced().is_some() || self.refresh()? > 0 {
+        if self.announced() || self.refresh()? > 0 {
             // Relaxed: withdrawing the request needs no ordering.
             self.cons.wakeup.store(0, Ordering::Relaxed);
             return Ok(false);
