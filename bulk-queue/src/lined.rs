@@ -357,6 +357,12 @@ impl<'a, N: Notify> LinedProducer<'a, N> {
     /// Publishes our local `tail`, then runs the wakeup check.
     #[inline(always)]
     fn publish(&mut self) {
+        self.publish_tail(self.tail);
+    }
+
+    /// Publishes `tail` (our local `tail`), then runs the wakeup check.
+    #[inline(always)]
+    fn publish_tail(&mut self, tail: u32) {
         #[allow(unused_mut)]
         let mut order = Ordering::Release;
         #[cfg(loom)]
@@ -365,7 +371,7 @@ impl<'a, N: Notify> LinedProducer<'a, N> {
         }
         // Release: the Relaxed item stores above become visible to a consumer that reads this
         // `tail` with Acquire.
-        self.prod.tail.store(self.tail, order);
+        self.prod.tail.store(tail, order);
         if N::ENABLED {
             #[cfg(loom)]
             let fenced = self.weak != Some(Weakening::NoSleepFence);
@@ -392,28 +398,50 @@ impl<'a, N: Notify> LinedProducer<'a, N> {
     /// consumer's index is impossible.
     #[inline]
     pub fn push(&mut self, value: u64) -> Result<(), Error> {
-        if self.tail.wrapping_sub(self.head_cache) == self.capacity && self.refresh()? == 0 {
+        if self.tail.wrapping_sub(self.head_cache) == self.capacity {
+            // Kept out of line so that the fast path needs no stack frame.
+            return self.push_slow(value);
+        }
+        self.write_one(value);
+        Ok(())
+    }
+
+    /// `push` when the cached consumer index says the ring is full.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, value: u64) -> Result<(), Error> {
+        if self.refresh()? == 0 {
             return Err(Error::Full);
         }
-        let Some(line) = self.lines.get(self.line as usize) else {
-            return Err(Error::PeerCorrupt);
-        };
-        let Some(cell) = line.items.get(self.slot as usize) else {
-            return Err(Error::PeerCorrupt);
-        };
-        u64::store(cell, value);
-        self.tail = self.tail.wrapping_add(1);
-        self.announce(line, self.tail);
-        self.slot += 1;
-        if self.slot == ITEMS_PER_LINE {
+        self.write_one(value);
+        Ok(())
+    }
+
+    /// Writes one item at our position, announces it in its line's word, publishes `tail`.
+    #[inline(always)]
+    fn write_one(&mut self, value: u64) {
+        let (line, slot) = (self.line, self.slot);
+        let tail = self.tail.wrapping_add(1);
+        // Our private state first, in registers: the shared stores below may alias anything
+        // as far as the compiler knows.
+        self.tail = tail;
+        if slot + 1 == ITEMS_PER_LINE {
             self.slot = 0;
-            self.line += 1;
-            if self.line as usize == self.lines.len() {
-                self.line = 0;
+            self.line = if line as usize + 1 == self.lines.len() {
+                0
+            } else {
+                line + 1
+            };
+        } else {
+            self.slot = slot + 1;
+        }
+        if let Some(l) = self.lines.get(line as usize) {
+            if let Some(cell) = l.items.get(slot as usize) {
+                u64::store(cell, value);
+                self.announce(l, tail);
             }
         }
-        self.publish();
-        Ok(())
+        self.publish_tail(tail);
     }
 
     /// Pushes as many of `items` as fit, in order, with one publication; returns how many.
@@ -706,6 +734,12 @@ impl<'a> LinedConsumer<'a> {
 
     #[inline(always)]
     fn release(&mut self) {
+        self.release_head(self.head);
+    }
+
+    /// Publishes `head` (our local `head`).
+    #[inline(always)]
+    fn release_head(&mut self, head: u32) {
         #[allow(unused_mut)]
         let mut order = Ordering::Release;
         #[cfg(loom)]
@@ -714,7 +748,7 @@ impl<'a> LinedConsumer<'a> {
         }
         // Release: our reads of the consumed cells happen before the producer, reading this
         // `head` with Acquire, overwrites them.
-        self.cons.head.store(self.head, order);
+        self.cons.head.store(head, order);
     }
 
     /// Pops one entry (a local copy, read once from shared memory).
@@ -725,35 +759,51 @@ impl<'a> LinedConsumer<'a> {
     #[inline]
     pub fn pop(&mut self) -> Result<u64, Error> {
         if self.head == self.tail_cache {
+            // The cached `tail` says empty: the line word tells.
             match self.line_state() {
                 LineState::Ready(end) => self.tail_cache = end,
-                LineState::AskTail => {
-                    if self.refresh()? == 0 {
-                        return Err(Error::Empty);
-                    }
-                }
+                // Kept out of line so that the fast path needs no stack frame.
+                LineState::AskTail => return self.pop_from_tail(),
                 LineState::Empty => return Err(Error::Empty),
             }
         }
-        let Some(cell) = self
-            .lines
-            .get(self.line as usize)
-            .and_then(|l| l.items.get(self.slot as usize))
-        else {
-            return Err(Error::PeerCorrupt);
-        };
-        let v = u64::load(cell);
-        self.head = self.head.wrapping_add(1);
-        self.slot += 1;
-        if self.slot == ITEMS_PER_LINE {
-            self.slot = 0;
-            self.line += 1;
-            if self.line as usize == self.lines.len() {
-                self.line = 0;
-            }
+        Ok(self.read_one())
+    }
+
+    /// `pop` when the line word is past the line's end: `tail` tells.
+    #[cold]
+    #[inline(never)]
+    fn pop_from_tail(&mut self) -> Result<u64, Error> {
+        if self.refresh()? == 0 {
+            return Err(Error::Empty);
         }
-        self.release();
-        Ok(v)
+        Ok(self.read_one())
+    }
+
+    /// Reads the item at our position (known written) and releases it.
+    #[inline(always)]
+    fn read_one(&mut self) -> u64 {
+        let (line, slot) = (self.line, self.slot);
+        let head = self.head.wrapping_add(1);
+        self.head = head;
+        if slot + 1 == ITEMS_PER_LINE {
+            self.slot = 0;
+            self.line = if line as usize + 1 == self.lines.len() {
+                0
+            } else {
+                line + 1
+            };
+        } else {
+            self.slot = slot + 1;
+        }
+        // `line < lines.len()` and `slot < 7` always hold; a miss would read as 0.
+        let v = self
+            .lines
+            .get(line as usize)
+            .and_then(|l| l.items.get(slot as usize))
+            .map_or(0, u64::load);
+        self.release_head(head);
+        v
     }
 
     /// Pops up to `out.len()` entries with one publication; returns how many.
