@@ -1,4 +1,5 @@
-//! A `u64` ring laid out in 64-byte lines of one sequence word and seven items.
+//! A `u64` ring laid out in 64-byte lines of one sequence word and seven items: the low latency
+//! of [`Seq`](crate::Seq) cells at nearly the density of bare `u64` cells.
 //!
 //! # Layout
 //!
@@ -29,15 +30,16 @@
 //! cells), while each item costs 8/7 of its size in bytes instead of twice (`Seq<u64>`).
 //! Chunked reads, [`LinedConsumer::available`] and the sleep re-check use `tail`.
 //!
-//! A stale word is never taken for a current one: before line `l` is written in lap `k` (first
-//! position `P`), its word holds a value of lap `k - 1` (at most `P`) or, in the first lap, the
-//! reset value `P - capacity`; the consumer at `p >= P` computes `w - p <= 0` (wrapping: a value
-//! far above 7) from either. It cannot see an even older word: it took the line's entries of lap
-//! `k - 1` after an `Acquire` of `tail` or of this word, and the producer stores the word before
-//! `tail`, so by coherence it sees that word or a later one. A hostile producer can only make the
-//! consumer take garbage values from slots `s .. 7` of its current line (never outside the line)
-//! or see an empty ring; the consumer may then run ahead of `tail` by at most `capacity`, which
-//! it tolerates, as a [`Seq`](crate::Seq) ring does.
+//! A stale word is never taken for a current one: before line `l` is first written in lap `k`
+//! (first position `P`), its word holds a value of lap `k - 1` (at most `P`) or, in lap 0, the
+//! reset value `P`; the consumer at `p >= P` computes `w - p <= 0`, which wraps to 0 or to a value
+//! above `capacity + 7` (capacity is at most 7 × 2^27): "empty". It cannot see an even older
+//! word: it took the line's entries of lap `k - 1` after an `Acquire` of `tail` or of this word,
+//! and the producer stores the word before `tail`, so by coherence it sees that word or a later
+//! one. A hostile producer can only make the consumer take garbage values from slots `s .. 7` of
+//! its current line (never outside the line), read `tail` (validated as always), or see an empty
+//! ring; the consumer may run ahead of `tail` by at most `capacity`, which it tolerates, as a
+//! [`Seq`](crate::Seq) ring does, and a `tail` further away is [`Error::PeerCorrupt`].
 //!
 //! Like the bare ring, every operation is wait-free and uses only loads, stores and fences.
 
