@@ -4,7 +4,8 @@
 //! `cargo bench -p bulk-queue --bench instructions` re-runs this binary under
 //! `valgrind --tool=callgrind`, reads the inclusive instruction count of each `#[inline(never)]`
 //! wrapper below with `callgrind_annotate`, and prints instructions per call (the call and
-//! return of the wrapper included: see the `noop` row).
+//! return of the wrapper included: see the `noop` row). `BQ_IR=lined,noop` (substrings of the
+//! wrapper names) measures only the matching wrappers.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -80,6 +81,17 @@ wrappers!(
     |p, v| p.push(bulk_queue::Seq(v)).is_ok(),
     |c| c.pop().ok().map(|v| v.0)
 );
+const LINES: usize = CAP / 7;
+type LinedP = bulk_queue::lined::LinedProducer<'static>;
+type LinedC = bulk_queue::lined::LinedConsumer<'static>;
+wrappers!(
+    ir_push_bulk_queue_lined,
+    ir_pop_bulk_queue_lined,
+    LinedP,
+    LinedC,
+    |p, v| p.push(v).is_ok(),
+    |c| c.pop().ok()
+);
 wrappers!(
     ir_push_rtrb,
     ir_pop_rtrb,
@@ -146,6 +158,20 @@ fn ir_chunk_read_bulk_queue_seq(c: &mut SeqC) -> u64 {
         return 0;
     };
     let s = ch.iter().map(|v| v.0).sum();
+    ch.commit_all();
+    s
+}
+#[inline(never)]
+fn ir_chunk_write_bulk_queue_lined(p: &mut LinedP, start: u64) -> usize {
+    p.write_chunk(CHUNK as u32)
+        .map_or(0, |c| c.fill_from_iter(start..))
+}
+#[inline(never)]
+fn ir_chunk_read_bulk_queue_lined(c: &mut LinedC) -> u64 {
+    let Ok(ch) = c.read_chunk(CHUNK as u32) else {
+        return 0;
+    };
+    let s = ch.iter().sum();
     ch.commit_all();
     s
 }
@@ -252,6 +278,20 @@ fn workload() {
         ir_chunk_write_bulk_queue_seq,
         ir_chunk_read_bulk_queue_seq,
     );
+    let (mut p, mut c) = Box::leak(Box::new(bulk_queue::lined::LinedMem::<LINES>::new())).split();
+    drive(
+        &mut p,
+        &mut c,
+        ir_push_bulk_queue_lined,
+        ir_pop_bulk_queue_lined,
+    );
+    let (mut p, mut c) = Box::leak(Box::new(bulk_queue::lined::LinedMem::<LINES>::new())).split();
+    drive_chunks(
+        &mut p,
+        &mut c,
+        ir_chunk_write_bulk_queue_lined,
+        ir_chunk_read_bulk_queue_lined,
+    );
     let mem = Box::leak(Box::new(bulk_queue::ring::RingMem::<
         bulk_queue::Descriptor,
         CAP,
@@ -298,6 +338,8 @@ fn main() {
         "ir_push_bulk_queue_notify",
         "ir_push_bulk_queue_seq",
         "ir_pop_bulk_queue_seq",
+        "ir_push_bulk_queue_lined",
+        "ir_pop_bulk_queue_lined",
         "ir_push_descriptor",
         "ir_pop_descriptor",
         "ir_push_rtrb",
@@ -312,6 +354,8 @@ fn main() {
         "ir_chunk_read_bulk_queue",
         "ir_chunk_write_bulk_queue_seq",
         "ir_chunk_read_bulk_queue_seq",
+        "ir_chunk_write_bulk_queue_lined",
+        "ir_chunk_read_bulk_queue_lined",
         "ir_chunk_write_rtrb",
         "ir_chunk_read_rtrb",
         "ir_chunk_write_ringbuf",
@@ -320,7 +364,15 @@ fn main() {
     println!(
         "instructions per call (callgrind --toggle-collect, {CALLS} calls each, call and return included):"
     );
+    // `BQ_IR=lined` (a substring of the wrapper names, comma-separated) measures only those.
+    let only = std::env::var("BQ_IR").ok();
     for name in names {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|k| name.contains(k)))
+        {
+            continue;
+        }
         let out = std::env::temp_dir().join(format!(
             "bulk-queue-callgrind.{}.{name}",
             std::process::id()

@@ -117,6 +117,44 @@ impl Cons for SeqC {
     }
 }
 
+// ---- bulk-queue lined ring: 64-byte lines of one line word and 7 `u64` items (585 lines:
+// capacity 4095, as heapless's)
+const LINES: usize = CAP / 7;
+type LinedP = bulk_queue::lined::LinedProducer<'static>;
+type LinedC = bulk_queue::lined::LinedConsumer<'static>;
+fn ours_lined() -> (LinedP, LinedC) {
+    Box::leak(Box::new(bulk_queue::lined::LinedMem::<LINES>::new())).split()
+}
+impl Prod for LinedP {
+    #[inline]
+    fn push1(&mut self, v: u64) -> bool {
+        self.push(v).is_ok()
+    }
+    #[inline]
+    fn push_batch(&mut self, start: u64, max: usize) -> usize {
+        let Ok(chunk) = self.write_chunk(max as u32) else {
+            return 0;
+        };
+        chunk.fill_from_iter(start..)
+    }
+}
+impl Cons for LinedC {
+    #[inline]
+    fn pop1(&mut self) -> Option<u64> {
+        self.pop().ok()
+    }
+    #[inline]
+    fn pop_batch(&mut self, max: usize, sum: &mut u64) -> usize {
+        let Ok(chunk) = self.read_chunk(max as u32) else {
+            return 0;
+        };
+        let n = chunk.len();
+        *sum += chunk.iter().sum::<u64>();
+        chunk.commit_all();
+        n
+    }
+}
+
 // ---- bulk-queue bulk channel: alloc + send / recv + release / reclaim, 16-byte descriptors
 const BG: bulk_queue::Geometry = bulk_queue::Geometry::new(CAP as u32, CAP as u32, 64, 0);
 struct BulkP(bulk_queue::BulkProducer<'static>);
@@ -450,9 +488,10 @@ fn ping_pong<P: Prod, C: Cons>(a: &mut (P, C), b: &mut (P, C), n: u64) -> Timing
     })
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "bulk-queue",
     "bulk-queue seq",
+    "bulk-queue lined",
     "bulk-queue bulk",
     "rtrb",
     "ringbuf",
@@ -491,6 +530,7 @@ fn measure(name: &str, work: Work, n: u64) -> Option<Timing> {
     match name {
         "bulk-queue" => on!(ours(), true, true),
         "bulk-queue seq" => on!(ours_seq(), true, true),
+        "bulk-queue lined" => on!(ours_lined(), true, true),
         "bulk-queue bulk" => on!(bulk(), false, false),
         "rtrb" => on!(rtrb_q(), true, true),
         "ringbuf" => on!(ringbuf_q(), true, true),

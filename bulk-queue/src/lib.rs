@@ -12,6 +12,7 @@ mod bulk;
 mod element;
 #[cfg(feature = "critical-section")]
 mod irq;
+pub mod lined;
 pub mod ring;
 mod shm;
 mod sync;

@@ -679,3 +679,250 @@ fn random_region_writes_between_operations() {
     }
     assert!(received > 0, "no descriptor got through at all");
 }
+
+// ---- lined ring: one line word per 64-byte line of 7 `u64` items
+
+use crate::lined::LinedMem;
+
+#[test]
+fn lined_layout_is_one_line_per_seven_items() {
+    assert_eq!(core::mem::size_of::<crate::lined::Line>(), 64);
+    assert_eq!(core::mem::align_of::<crate::lined::Line>(), 64);
+    let mut mem = LinedMem::<3>::new();
+    let (p, c) = mem.split();
+    assert_eq!((p.capacity(), c.capacity()), (21, 21));
+}
+
+/// Single pushes and pops, chunks and slices of every length through a 14-item ring, across
+/// line and lap boundaries from every start slot, starting at 0 and just below `u32::MAX`.
+#[test]
+fn lined_wraps_across_lines_and_laps() {
+    for start in [0, u32::MAX - 20] {
+        let mut mem = LinedMem::<2>::new();
+        let (mut p, mut c) = mem.split_at(start);
+        let mut next = 0u64;
+        let mut expect = 0u64;
+        for round in 0..60u64 {
+            let k = (round % 15) as u32;
+            match round % 3 {
+                0 => {
+                    let free = 14 - (next - expect) as u32;
+                    for _ in 0..k.min(free) {
+                        p.push(next).unwrap();
+                        next += 1;
+                    }
+                    if k > free {
+                        assert_eq!(p.push(next), Err(Error::Full));
+                    }
+                }
+                1 => {
+                    if let Ok(ch) = p.write_chunk(k.max(1)) {
+                        let n = ch.fill_from_iter(next..);
+                        next += n as u64;
+                    }
+                }
+                _ => {
+                    let items: Vec<u64> = (next..next + u64::from(k)).collect();
+                    next += p.push_slice(&items).unwrap() as u64;
+                }
+            }
+            assert_eq!(p.free().unwrap(), 14 - (next - expect) as u32);
+            assert_eq!(c.available().unwrap(), (next - expect) as u32);
+            match round % 4 {
+                0 | 1 => {
+                    while let Ok(v) = c.pop() {
+                        assert_eq!(v, expect);
+                        expect += 1;
+                    }
+                    assert_eq!(c.pop(), Err(Error::Empty));
+                }
+                2 => {
+                    if let Ok(ch) = c.read_chunk(5) {
+                        let got: Vec<u64> = ch.iter().collect();
+                        assert_eq!(got, (expect..expect + got.len() as u64).collect::<Vec<_>>());
+                        assert_eq!(ch.get(0), Ok(expect));
+                        assert_eq!(ch.get(ch.len()), Err(Error::OutOfRange));
+                        ch.commit_all();
+                        expect += got.len() as u64;
+                    }
+                }
+                _ => {
+                    let mut out = [0u64; 9];
+                    let n = c.pop_slice(&mut out).unwrap();
+                    assert_eq!(
+                        &out[..n],
+                        &(expect..expect + n as u64).collect::<Vec<_>>()[..]
+                    );
+                    expect += n as u64;
+                }
+            }
+        }
+        assert!(next > 300, "the test moved {next} items");
+    }
+}
+
+/// The uncommitted rest of a chunk is never announced: single pops stop at the commit.
+#[test]
+fn lined_partial_commit_is_not_announced() {
+    let mut mem = LinedMem::<2>::new();
+    let (mut p, mut c) = mem.split();
+    p.push(100).unwrap();
+    assert_eq!(c.pop(), Ok(100));
+    let mut ch = p.write_chunk(10).unwrap();
+    for i in 0..10 {
+        ch.set(i, i as u64).unwrap();
+    }
+    assert_eq!(ch.set(10, 0), Err(Error::OutOfRange));
+    ch.commit(7); // positions 1..8: the rest of line 0 and slot 0 of line 1
+    // Line words: line 0 announces up to 7, line 1 up to 8 (not 11).
+    assert_eq!(mem_word(&c, 0), 7);
+    assert_eq!(mem_word(&c, 1), 8);
+    for i in 0..7 {
+        assert_eq!(c.pop(), Ok(i));
+    }
+    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(c.available(), Ok(0));
+    // The written but uncommitted entries are overwritten by the next chunk.
+    assert_eq!(p.write_chunk(3).unwrap().fill_from_iter(50..), 3);
+    assert_eq!(
+        [c.pop(), c.pop(), c.pop(), c.pop()],
+        [Ok(50), Ok(51), Ok(52), Err(Error::Empty)]
+    );
+}
+
+/// Line word `line` of the ring `c` reads from.
+fn mem_word(c: &crate::lined::LinedConsumer<'_>, line: usize) -> u32 {
+    c.lines[line].word.load(Ordering::Relaxed)
+}
+
+/// The consumer takes an announced entry before the producer's `tail` store lands, and treats
+/// the lagging `tail` as "nothing more", not as a corrupt peer.
+#[test]
+fn lined_pop_runs_ahead_of_tail() {
+    let mut mem = LinedMem::<2>::new();
+    let (mut p, mut c) = mem.split();
+    let tail = &c.prod.tail;
+    p.push(1).unwrap();
+    p.push(2).unwrap();
+    tail.store(0, Ordering::Relaxed); // the `tail` store "has not landed"
+    assert_eq!(c.pop(), Ok(1));
+    assert_eq!(c.available(), Ok(1)); // entry 2 is known from the line word
+    assert_eq!(c.pop(), Ok(2));
+    assert_eq!(c.available(), Ok(0));
+    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    c.awake();
+    tail.store(2, Ordering::Relaxed);
+    assert_eq!(c.available(), Ok(0));
+    // A `tail` more than `capacity` away either way is corrupt.
+    tail.store(2 + 15, Ordering::Relaxed);
+    assert_eq!(c.available(), Err(Error::PeerCorrupt));
+    tail.store(2u32.wrapping_sub(15), Ordering::Relaxed);
+    assert_eq!(c.available(), Err(Error::PeerCorrupt));
+}
+
+/// The sleep check sees an entry announced in a line word even when `tail` lags, and one
+/// published through `tail` alone; the producer notifies once per sleep.
+#[test]
+fn lined_sleep_check_and_notify() {
+    let mut mem = LinedMem::<2>::new();
+    let (p, mut c) = mem.split();
+    let tail = &c.prod.tail;
+    let mut p = p.with_notify(Count(0));
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    p.push(1).unwrap();
+    p.push(2).unwrap();
+    assert_eq!(p.notifier().0, 1);
+    tail.store(0, Ordering::Relaxed);
+    assert_eq!(c.prepare_to_sleep(), Ok(false)); // the line word announces entry 0
+    assert_eq!(
+        (c.pop(), c.pop(), c.pop()),
+        (Ok(1), Ok(2), Err(Error::Empty))
+    );
+    assert_eq!(c.prepare_to_sleep(), Ok(true));
+    p.push(3).unwrap();
+    assert_eq!(p.notifier().0, 2);
+    assert_eq!(c.pop(), Ok(3));
+}
+
+/// Hostile line words and `tail`: every value gives "empty", a validated error or an entry
+/// from the consumer's current line; never a panic or an entry outside the line.
+#[test]
+fn lined_hostile_words() {
+    let mut mem = LinedMem::<2>::new();
+    let (mut p, mut c) = mem.split();
+    let (w0, w1, tail) = (&c.lines[0].word, &c.lines[1].word, &c.prod.tail);
+    p.push(7).unwrap();
+    assert_eq!(c.pop(), Ok(7)); // the consumer is at position 1, slot 1 of line 0
+    // Words that do not announce position 1: 1 (nothing past it), 0, 8 (past the line's end),
+    // the previous lap, far values.
+    for w in [1, 0, 8, 9, u32::MAX, 1u32.wrapping_sub(14), 1 << 31] {
+        w0.store(w, Ordering::Relaxed);
+        assert_eq!(c.pop(), Err(Error::Empty), "word {w}");
+    }
+    // A word announcing up to the line's end: the consumer takes slots 1..7 (garbage the peer
+    // chose, here zeros) and no more, then asks line 1.
+    w0.store(7, Ordering::Relaxed);
+    for _ in 1..7 {
+        assert_eq!(c.pop(), Ok(0));
+    }
+    w1.store(7, Ordering::Relaxed);
+    assert_eq!(c.pop(), Err(Error::Empty));
+    // The honest producer now finds the consumer's `head` ahead of its `tail`: corrupt.
+    assert_eq!(p.push(1), Ok(()));
+    assert_eq!(p.free(), Err(Error::PeerCorrupt));
+    // Random words and `tail` values between operations: no panic, only the documented errors.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..2000 {
+        let r = rnd();
+        let v = (r >> 32) as u32;
+        let v = if r & 8 == 0 { v % 32 } else { v };
+        match r % 5 {
+            0 => w0.store(v, Ordering::Relaxed),
+            1 => w1.store(v, Ordering::Relaxed),
+            2 => tail.store(v, Ordering::Relaxed),
+            _ => {}
+        }
+        for op in 0..4 {
+            let ok = match op {
+                0 => matches!(c.pop(), Ok(_) | Err(Error::Empty | Error::PeerCorrupt)),
+                1 => match c.read_chunk(9) {
+                    Ok(ch) => {
+                        let n = ch.iter().count();
+                        ch.commit_all();
+                        n <= 9
+                    }
+                    Err(e) => matches!(e, Error::Empty | Error::PeerCorrupt),
+                },
+                2 => matches!(c.prepare_to_sleep(), Ok(_) | Err(Error::PeerCorrupt)),
+                _ => matches!(c.available(), Ok(0..=14) | Err(Error::PeerCorrupt)),
+            };
+            assert!(ok);
+        }
+    }
+}
+
+/// A full ring whose consumer is mid-line: the line holds the end of one lap and the start of
+/// the next, whose word replaced the announcement of the older entries; `pop` then asks `tail`.
+#[test]
+fn lined_line_holding_two_laps() {
+    let mut mem = LinedMem::<2>::new();
+    let (mut p, mut c) = mem.split();
+    assert_eq!(p.push_slice(&[0, 1, 2]), Ok(3));
+    let ch = c.read_chunk(3).unwrap();
+    ch.commit_all(); // consumer at position 3, slot 3 of line 0; never read the line word
+    let items: Vec<u64> = (3..17).collect();
+    assert_eq!(p.push_slice(&items), Ok(14)); // positions 3..17: line 0 gets 14..17 too
+    assert_eq!(mem_word(&c, 0), 17);
+    for v in 3..17 {
+        assert_eq!(c.pop(), Ok(v));
+    }
+    assert_eq!(c.pop(), Err(Error::Empty));
+    assert_eq!(p.free(), Ok(14));
+}

@@ -4,7 +4,7 @@
 //! (see `scripts/ci.d/bulk-queue.sh` for the bounds used in CI). Each model has a deliberately
 //! weakened twin that loom must catch. Each model runs on a ring of bare `u32` cells (found
 //! through `tail`) and on a ring of `Seq<u32>` cells (single pushes found through their sequence
-//! words, chunks through `tail`).
+//! words, chunks through `tail`), and the lined ring (`bulk_queue::lined`) has its own models.
 #![cfg(loom)]
 
 use std::boxed::Box;
@@ -245,5 +245,144 @@ fn missing_sleep_fence_is_caught_with_sequence_words() {
         || wakeup::<Seq<u32>>(Some(Weakening::NoSleepFence)),
         "deadlock",
         "a lost wakeup without the SeqCst fences (sequence-word ring)",
+    );
+}
+
+// ---- the lined ring (`LinedMem`: 64-byte lines of one line word and 7 `u64` items)
+
+use bulk_queue::lined::LinedMem;
+
+/// Preemption bound of the lined-ring models, as for sequence-word cells (the ring holds 7
+/// items, so the model first fills most of it and runs 8 pops); loom still catches both
+/// weakened twins under it. About 30 s on the 2-core machine.
+const LINED_PREEMPTIONS: usize = 5;
+
+fn lined_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(LINED_PREEMPTIONS);
+    b.check(f);
+}
+
+/// A one-line ring (7 items) holding 5 items pushed before the producer thread starts, which
+/// then pushes 3 more: the last one reuses the cell of the first, once the consumer has
+/// released it, and starts the line's next lap while the consumer may still be in the line
+/// (its word then points past the line's end and the consumer asks `tail`). The consumer must
+/// see exactly 1..=8.
+fn lined_transfer(weak: Option<Weakening>, chunked: bool) {
+    lined_model(move || {
+        let mem: &'static mut LinedMem<1> = Box::leak(Box::new(LinedMem::new()));
+        let (mut p, mut c) = mem.split();
+        for v in 1..=5 {
+            p.push(v).unwrap();
+        }
+        if let Some(w) = weak {
+            p.weaken(w);
+            c.weaken(w);
+        }
+        let producer = thread::spawn(move || {
+            let mut next = 6;
+            while next <= 8 {
+                if chunked {
+                    if let Ok(mut chunk) = p.write_chunk(2) {
+                        let n = chunk.len().min((9 - next) as usize);
+                        for i in 0..n {
+                            chunk.set(i, next + i as u64).unwrap();
+                        }
+                        chunk.commit(n);
+                        next += n as u64;
+                        continue;
+                    }
+                } else if p.push(next).is_ok() {
+                    next += 1;
+                    continue;
+                }
+                thread::yield_now();
+            }
+        });
+        let mut expect = 1;
+        while expect <= 8 {
+            match c.pop() {
+                Ok(v) => {
+                    assert_eq!(v, expect, "consumer read a stale or wrong entry");
+                    expect += 1;
+                }
+                Err(Error::Empty) => thread::yield_now(),
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+#[test]
+fn lined_transfer_single_items() {
+    lined_transfer(None, false);
+}
+
+#[test]
+fn lined_transfer_chunks() {
+    lined_transfer(None, true);
+}
+
+#[test]
+fn lined_relaxed_line_word_is_caught() {
+    assert_caught(
+        || lined_transfer(Some(Weakening::RelaxedSeq), false),
+        "consumer read a stale or wrong entry",
+        "a Relaxed store of the line word",
+    );
+}
+
+/// As `wakeup`, on a one-line lined ring.
+fn lined_wakeup(weak: Option<Weakening>) {
+    lined_model(move || {
+        let mem: &'static mut LinedMem<1> = Box::leak(Box::new(LinedMem::new()));
+        let sem = Arc::new(Sem::default());
+        let (p, mut c) = mem.split();
+        let mut p = p.with_notify(Wake(sem.clone()));
+        if let Some(w) = weak {
+            p.weaken(w);
+            c.weaken(w);
+        }
+        let producer = thread::spawn(move || {
+            p.push(1).unwrap();
+            p.push(2).unwrap();
+        });
+        let mut got = 0;
+        while got < 2 {
+            match c.pop() {
+                Ok(v) => {
+                    got += 1;
+                    assert_eq!(v, got);
+                }
+                Err(Error::Empty) => {
+                    if c.prepare_to_sleep().unwrap() {
+                        let mut n = sem.count.lock().unwrap();
+                        while *n == 0 {
+                            n = sem.cv.wait(n).unwrap();
+                        }
+                        *n -= 1;
+                        drop(n);
+                        c.awake();
+                    }
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+#[test]
+fn lined_no_lost_wakeup() {
+    lined_wakeup(None);
+}
+
+#[test]
+fn lined_missing_sleep_fence_is_caught() {
+    assert_caught(
+        || lined_wakeup(Some(Weakening::NoSleepFence)),
+        "deadlock",
+        "a lost wakeup without the SeqCst fences (lined ring)",
     );
 }

@@ -2,7 +2,8 @@
 # bulk-queue: the tests with every feature (the `critical-section` feature's IrqShared and its
 # doctest are not in the workspace-wide run), loom models (ring transfer and wakeup protocol on
 # bare and on sequence-word cells, and the weakened twins loom must catch: Relaxed index
-# publication, Relaxed sequence word, missing SeqCst fences), Miri on the unit tests (including
+# publication, Relaxed sequence word, missing SeqCst fences; the lined ring's transfer and wakeup
+# models with a Relaxed line word and missing fences), Miri on the unit tests (including
 # the racing-handle tests that would report mixed-size atomic accesses, and the hostile-peer test
 # `random_region_writes_between_operations`: random words written anywhere in a live region
 # between a few hundred operations), and the benchmarks compiled (not run).
@@ -12,7 +13,8 @@ CI=${CI:-false}
 
 # The models are small (2- and 4-entry rings, 2-3 items), so loom explores those on bare cells
 # without a preemption bound; those on sequence-word cells (more atomic accesses per operation)
-# use a bound of 5 preemptions, set in tests/loom.rs. About 30 s on the 2-core machine.
+# and on the lined ring use a bound of 5 preemptions, set in tests/loom.rs. About 60 s on the
+# 2-core machine.
 echo "-- bulk-queue: tests with all features (critical-section)"
 cargo test -p bulk-queue --all-features
 
