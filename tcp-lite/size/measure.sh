@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the tcp-lite and smoltcp echo servers for thumbv7em-none-eabihf (opt-level "s", LTO,
-# panic=abort, codegen-units=1) and prints flash (text + rodata) and per-connection RAM.
+# Builds the tcp-lite, smoltcp 0.14 (smoltcp_echo) and smoltcp 0.13 (smoltcp013_echo) echo
+# servers for thumbv7em-none-eabihf (opt-level "s", LTO, panic=abort, codegen-units=1) and
+# prints flash (text + rodata) and per-connection RAM.
 set -euo pipefail
 cd "$(dirname "$0")"
 rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
@@ -12,11 +13,11 @@ if [ -z "$SIZE" ] || [ -z "$NM" ]; then
 fi
 cargo build --release --bins --quiet
 OUT=target/thumbv7em-none-eabihf/release
-printf '%-14s %8s %8s %8s %10s\n' binary text rodata data flash
-for b in tcplite_echo smoltcp_echo; do
+printf '%-16s %8s %8s %8s %10s\n' binary text rodata data flash
+for b in tcplite_echo smoltcp_echo smoltcp013_echo; do
     read -r text rodata data < <("$SIZE" -A "$OUT/$b" | awk '
         $1==".text"{t=$2} $1==".rodata"{r=$2} $1==".data"{d=$2} END{print t+0, r+0, d+0}')
-    printf '%-14s %8d %8d %8d %10d\n' "$b" "$text" "$rodata" "$data" $((text + rodata))
+    printf '%-16s %8d %8d %8d %10d\n' "$b" "$text" "$rodata" "$data" $((text + rodata))
 done
 echo "per-connection RAM without buffer storage (size_of on thumbv7em):"
-"$NM" -S "$OUT/probe" | while read -r _ size _ name; do case "$name" in TCPLITE_SOCKET|SMOLTCP_SOCKET) printf "  %-16s %d bytes\n" "$name" $((16#$size));; esac; done
+"$NM" -S "$OUT/probe" | while read -r _ size _ name; do case "$name" in TCPLITE_SOCKET|SMOLTCP_SOCKET|SMOLTCP013_SOCKET) printf "  %-18s %d bytes\n" "$name" $((16#$size));; esac; done

@@ -12,11 +12,17 @@ use tcp_lite_size as _;
 pub static TCPLITE_SOCKET: [u8; size_of::<tcp_lite::TcpSocket<'static>>()] =
     [0; size_of::<tcp_lite::TcpSocket<'static>>()];
 
-/// A smoltcp `tcp::Socket`, likewise without buffer storage.
+/// A smoltcp 0.14 `tcp::Socket`, likewise without buffer storage.
 #[unsafe(no_mangle)]
 #[used]
 pub static SMOLTCP_SOCKET: [u8; size_of::<smoltcp::socket::tcp::Socket<'static>>()] =
     [0; size_of::<smoltcp::socket::tcp::Socket<'static>>()];
+
+/// A smoltcp 0.13 `tcp::Socket`, likewise without buffer storage.
+#[unsafe(no_mangle)]
+#[used]
+pub static SMOLTCP013_SOCKET: [u8; size_of::<smoltcp013::socket::tcp::Socket<'static>>()] =
+    [0; size_of::<smoltcp013::socket::tcp::Socket<'static>>()];
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
