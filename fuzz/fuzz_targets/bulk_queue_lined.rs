@@ -195,9 +195,9 @@ fn run<const L: usize>(ops: &[Op]) {
                                 chunk.set(i, v).expect("set");
                             }
                         }
-                        if drop_it {
-                            drop(chunk);
-                        } else {
+                        // With `drop_it` the chunk goes out of scope uncommitted:
+                        // nothing is announced or published.
+                        if !drop_it {
                             let n = usize::from(commit).min(k);
                             chunk.commit(n);
                             for _ in 0..n {
