@@ -823,7 +823,8 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
         let room = mask - self.rx_posted;
-        let mut i = (self.rx_next + self.rx_posted) & mask;
+        // Free-running: masked once per descriptor, where it is used.
+        let mut i = self.rx_next + self.rx_posted;
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
         let n = bufs.drain_into(room, |buf| {
@@ -833,11 +834,13 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             if buf.writable_len() < buf_len {
                 return Err(buf);
             }
-            ring.write(i, [buf.phys_addr(), 0]);
-            slots.put(i, buf);
-            i = (i + 1) & mask;
+            let t = i & mask;
+            ring.write(t, [buf.phys_addr(), 0]);
+            slots.put(t, buf);
+            i += 1;
             Ok(())
         });
+        let i = i & mask;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -957,13 +960,18 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         // `k` counts the transmit slots passed; `fill_from` asks only while
-        // `done` has room.
+        // `done` has room, and at most `used` times (each buffer is one
+        // used slot). A slot holds a buffer only inside the used range, so
+        // the range is checked on the empty-slot path alone.
         let mut k = 0;
-        let n = done.fill_from(usize::MAX, || {
-            while k < used {
+        let n = done.fill_from(used, || {
+            loop {
                 let t = (c + k) & mask;
                 let slot = &mut slots[t % TXN];
                 let Some(buf) = slot.take() else {
+                    if k >= used {
+                        return None;
+                    }
                     // A context descriptor, passed with its frame.
                     match Self::context_done(ring, k, used, t) {
                         Ok(true) => {
@@ -984,7 +992,6 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                 k += 1;
                 return Some(buf);
             }
-            None
         });
         self.tx_clean = (c + k) & mask;
         self.tx_used = used - k;
