@@ -985,7 +985,7 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                         }
                     }
                 };
-                if ring.read_sta(t) & tx::STA_DD == 0 {
+                if ring.read_sta(c + k) & tx::STA_DD == 0 {
                     *slot = Some(buf);
                     return None;
                 }
