@@ -236,6 +236,20 @@ impl RingView {
         })
     }
 
+    /// Bytes 12..14 of the second word: a receive descriptor's write-back
+    /// PKT_LEN (§7.1.6.2), read on its own so it arrives zero-extended.
+    #[inline(always)]
+    fn read_pkt_len(&self, i: usize) -> u16 {
+        // SAFETY: as in `read_hi`; bytes 12..14 of the descriptor, 2-byte
+        // aligned, hold the little-endian length.
+        u16::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[1])
+                .cast::<u16>()
+                .add(2)
+                .read_volatile()
+        })
+    }
+
     #[inline(always)]
     fn read_lo(&self, i: usize) -> u64 {
         // SAFETY: as in `read_hi`.
@@ -672,7 +686,10 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // copies from here on, validated once.
             fence(Ordering::Acquire);
             let lo = ring.read_lo(i);
-            let len = (hi >> 32) as u16 as u32;
+            // The length is what is checked and kept; the raw words keep
+            // the rest of the write-back (a device that rewrites the
+            // length meanwhile changes only what `len` says, still checked).
+            let len = u32::from(ring.read_pkt_len(i));
             // A length beyond the posted buffer cannot be true: keep the
             // buffer.
             if len > buf_len {
