@@ -236,6 +236,20 @@ impl RingView {
         })
     }
 
+    /// Bytes 12..14 of the second word: a receive descriptor's write-back
+    /// PKT_LEN (§7.1.6.2), read on its own so it arrives zero-extended.
+    #[inline(always)]
+    fn read_pkt_len(&self, i: usize) -> u16 {
+        // SAFETY: as in `read_hi`; bytes 12..14 of the descriptor, 2-byte
+        // aligned, hold the little-endian length.
+        u16::from_le(unsafe {
+            (&raw const (*self.base.as_ptr().add(i & self.mask))[1])
+                .cast::<u16>()
+                .add(2)
+                .read_volatile()
+        })
+    }
+
     #[inline(always)]
     fn read_lo(&self, i: usize) -> u64 {
         // SAFETY: as in `read_hi`.
@@ -672,7 +686,10 @@ impl<R: RegisterAccess, const RXN: usize, const TXN: usize> IxgbeQueue<R, RXN, T
             // copies from here on, validated once.
             fence(Ordering::Acquire);
             let lo = ring.read_lo(i);
-            let len = (hi >> 32) as u16 as u32;
+            // The length is what is checked and kept; the raw words keep
+            // the rest of the write-back (a device that rewrites the
+            // length meanwhile changes only what `len` says, still checked).
+            let len = u32::from(ring.read_pkt_len(i));
             // A length beyond the posted buffer cannot be true: keep the
             // buffer.
             if len > buf_len {
@@ -823,7 +840,8 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mask = ring.mask;
         // One slot stays empty: RDH == RDT means an empty ring (§7.1.9).
         let room = mask - self.rx_posted;
-        let mut i = (self.rx_next + self.rx_posted) & mask;
+        // Free-running: masked once per descriptor, where it is used.
+        let mut i = self.rx_next + self.rx_posted;
         let buf_len = self.rx_buf_len;
         let slots = &mut self.rx_bufs;
         let n = bufs.drain_into(room, |buf| {
@@ -833,11 +851,13 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
             if buf.writable_len() < buf_len {
                 return Err(buf);
             }
-            ring.write(i, [buf.phys_addr(), 0]);
-            slots.put(i, buf);
-            i = (i + 1) & mask;
+            let t = i & mask;
+            ring.write(t, [buf.phys_addr(), 0]);
+            slots.put(t, buf);
+            i += 1;
             Ok(())
         });
+        let i = i & mask;
         if n > 0 {
             self.rx_posted += n;
             // Descriptor stores must reach memory before the doorbell.
@@ -957,13 +977,18 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
         let mut result = Ok(());
         let slots = &mut self.tx_bufs;
         // `k` counts the transmit slots passed; `fill_from` asks only while
-        // `done` has room.
+        // `done` has room, and at most `used` times (each buffer is one
+        // used slot). A slot holds a buffer only inside the used range, so
+        // the range is checked on the empty-slot path alone.
         let mut k = 0;
-        let n = done.fill_from(usize::MAX, || {
-            while k < used {
+        let n = done.fill_from(used, || {
+            loop {
                 let t = (c + k) & mask;
                 let slot = &mut slots[t % TXN];
                 let Some(buf) = slot.take() else {
+                    if k >= used {
+                        return None;
+                    }
                     // A context descriptor, passed with its frame.
                     match Self::context_done(ring, k, used, t) {
                         Ok(true) => {
@@ -977,14 +1002,13 @@ impl<R: RegisterAccess + Send, const RXN: usize, const TXN: usize> QueueDriver
                         }
                     }
                 };
-                if ring.read_sta(t) & tx::STA_DD == 0 {
+                if ring.read_sta(c + k) & tx::STA_DD == 0 {
                     *slot = Some(buf);
                     return None;
                 }
                 k += 1;
                 return Some(buf);
             }
-            None
         });
         self.tx_clean = (c + k) & mask;
         self.tx_used = used - k;
